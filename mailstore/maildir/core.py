@@ -1,0 +1,105 @@
+"""One open account: its index connection, the lock that serialises its disk work, events.
+
+Every synchronous operation runs through ``AccountCore.call``: under the account's
+``DeferredLock`` (one SQLite connection per account, used by one thread at a time) in the
+reactor's thread pool (``mailstore.blocking.run_blocking``). OS and SQLite failures are
+mapped to ``StoreError`` kinds there; the detail goes to the log only.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Concatenate, ParamSpec, TypeVar
+
+from twisted.internet.defer import DeferredLock
+from twisted.logger import Logger
+
+from mailstore import blocking
+from mailstore.api import UserDirectory
+from mailstore.changes import ChangeHub
+from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.maildir.boxes import Ctx
+from mailstore.maildir.spool import Spool
+from mailstore.maildir.sync import SyncChanges
+from mailstore.types import ChangeEvent, ChangeKind, QuotaLimits
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = Logger()
+
+_TEMPORARY_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EBUSY})
+
+
+def map_errors(fn: Callable[[], T]) -> T:
+    """Call ``fn()``; OS and SQLite errors become ``StoreError`` (detail for the log)."""
+    try:
+        return fn()
+    except StoreError:
+        raise
+    except sqlite3.OperationalError as exc:
+        raise StoreError(StoreErrorKind.TEMPORARY, f"index: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(StoreErrorKind.INTERNAL, f"index: {exc}") from exc
+    except OSError as exc:
+        if exc.errno in _TEMPORARY_ERRNOS:
+            raise StoreError(StoreErrorKind.TEMPORARY, f"disk: {exc}") from exc
+        if exc.errno == errno.ENOENT:
+            raise StoreError(StoreErrorKind.NOT_FOUND, f"vanished: {exc}") from exc
+        raise StoreError(StoreErrorKind.INTERNAL, f"disk: {exc}") from exc
+
+
+class AccountCore:
+    """Shared state of one user's open store; held by the store, used by its objects."""
+
+    def __init__(
+        self, user: str, ctx: Ctx, users: UserDirectory, hub: ChangeHub, spool: Spool
+    ) -> None:
+        self.user = user
+        self.ctx = ctx
+        self.users = users
+        self.hub = hub
+        self.spool = spool
+        self.lock = DeferredLock()
+        self.closed = False
+
+    async def call(
+        self, fn: Callable[Concatenate[Ctx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(ctx, ...)`` in the thread pool under the account lock."""
+        async with self.lock:
+            if self.closed:
+                raise StoreError(StoreErrorKind.TEMPORARY, "store closed")
+            return await blocking.run_blocking(map_errors, partial(fn, self.ctx, *args, **kwargs))
+
+    async def unlocked(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` in the thread pool without the lock (file work that needs no index)."""
+        return await blocking.run_blocking(map_errors, partial(fn, *args, **kwargs))
+
+    async def limits(self) -> QuotaLimits:
+        return await blocking.run_blocking(self.users.quota_limits, self.user)
+
+    def publish(
+        self, mailbox: str, kind: ChangeKind, uids: Iterable[int], origin: object | None = None
+    ) -> None:
+        """Publish one event if ``uids`` is not empty (always for ``DELETED``)."""
+        ordered = tuple(sorted(uids))
+        if ordered or kind is ChangeKind.DELETED:
+            self.hub.publish(ChangeEvent(self.user, mailbox, kind, ordered, origin))
+
+    def publish_sync(self, mailbox: str, changes: SyncChanges) -> None:
+        """Publish what a sync found (changes by other programs: no origin)."""
+        self.publish(mailbox, ChangeKind.EXPUNGED, changes.expunged)
+        self.publish(mailbox, ChangeKind.APPENDED, changes.appended)
+        self.publish(mailbox, ChangeKind.FLAGS, changes.flags)
+
+    def close_sync(self) -> None:
+        self.ctx.conn.close()
+
+    async def close(self) -> None:
+        async with self.lock:
+            if not self.closed:
+                self.closed = True
+                await blocking.run_blocking(self.close_sync)

@@ -1,0 +1,180 @@
+"""``mailstore.api.Mailbox`` over one maildir: thin async wrappers over the sync operations.
+
+Each call syncs with the disk as needed, runs under the account lock in the thread
+pool, then publishes what changed (its own changes with the caller's ``origin``, changes
+by other programs that the sync found without one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from twisted.logger import Logger
+
+from mailstore.api import ChangeListener, Unsubscribe
+from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.maildir import flagops, messages, transfer
+from mailstore.maildir.core import AccountCore
+from mailstore.message import MessageMeta
+from mailstore.names import normalize_name
+from mailstore.types import (
+    AppendResult,
+    ChangeKind,
+    CopyResult,
+    FlagMode,
+    MailboxSnapshot,
+    MailboxStatus,
+    StagedMessage,
+    StoreFlagsResult,
+)
+
+log = Logger()
+
+
+class MaildirMailbox:
+    """An open mailbox of a ``MaildirAccount`` (implements ``mailstore.api.Mailbox``)."""
+
+    def __init__(self, core: AccountCore, name: str) -> None:
+        self._core = core
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def snapshot(self, *, claim_recent: bool = False) -> MailboxSnapshot:
+        """Sync and return the state (RFC 3501 6.3.1 SELECT; RFC 7162 HIGHESTMODSEQ)."""
+        snap, changes = await self._core.call(messages.snapshot, self._name, claim_recent)
+        self._core.publish_sync(self._name, changes)
+        return snap
+
+    async def status(self) -> MailboxStatus:
+        """Counters for STATUS (RFC 3501 6.3.10)."""
+        result, changes = await self._core.call(messages.status, self._name)
+        self._core.publish_sync(self._name, changes)
+        return result
+
+    async def append(
+        self,
+        message: bytes | StagedMessage,
+        *,
+        flags: Iterable[str] = (),
+        internal_date: float | None = None,
+        prefix: bytes = b"",
+        origin: object | None = None,
+    ) -> AppendResult:
+        """Store durably and give the next UID (RFC 3501 6.3.11, RFC 4315 APPENDUID)."""
+        core = self._core
+        source: bytes | Path
+        if isinstance(message, StagedMessage):
+            try:
+                source = core.spool.path_of(message)
+            except ValueError as exc:
+                raise StoreError(StoreErrorKind.INTERNAL, "bad staged message") from exc
+            size = message.size + len(prefix)
+        else:
+            source, size = message, len(message) + len(prefix)
+        system, keywords = flagops.split_flags(flags)
+        limits = await core.limits()
+        path = await core.call(messages.prepare_append, self._name, limits, size)
+        prepared = await core.unlocked(
+            messages.write_message,
+            path,
+            source,
+            prefix=prefix,
+            system=system,
+            keywords=keywords,
+            internal_date=internal_date,
+        )
+        row, uid, changes = await core.call(messages.commit_append, self._name, prepared, limits)
+        core.publish_sync(self._name, changes)
+        core.publish(self._name, ChangeKind.APPENDED, [uid], origin)
+        log.debug(
+            "append {user} {mailbox} uid={uid} size={size}",
+            user=core.user,
+            mailbox=self._name,
+            uid=uid,
+            size=prepared.size,
+        )
+        return AppendResult(row.uidvalidity, uid)
+
+    async def metadata(self, uids: Sequence[int]) -> dict[int, MessageMeta]:
+        """Cached envelope, body structure and header block (RFC 3501 7.4.2)."""
+        return await self._core.call(messages.metadata, self._name, list(uids))
+
+    async def read(self, uid: int, start: int = 0, length: int | None = None) -> bytes:
+        """The message with CRLF line ends, or ``[start, start+length)`` of it."""
+        core = self._core
+        for force in (False, True):
+            file, row = await core.call(messages.locate, self._name, uid, force=force)
+            try:
+                return await core.unlocked(messages.read_file, file, row.size, start, length)
+            except StoreError as exc:
+                if exc.kind is not StoreErrorKind.NOT_FOUND:
+                    raise
+        raise StoreError(StoreErrorKind.NOT_FOUND, "message file vanished")
+
+    async def store_flags(
+        self,
+        uids: Sequence[int],
+        mode: FlagMode,
+        flags: Iterable[str],
+        *,
+        unchanged_since: int | None = None,
+        origin: object | None = None,
+    ) -> StoreFlagsResult:
+        """STORE (RFC 3501 6.4.6) with the UNCHANGEDSINCE guard (RFC 7162 3.1.3)."""
+        result, changes, changed = await self._core.call(
+            flagops.store_flags, self._name,
+            list(uids),
+            mode,
+            list(flags),
+            unchanged_since=unchanged_since,
+        )
+        self._core.publish_sync(self._name, changes)
+        self._core.publish(self._name, ChangeKind.FLAGS, changed, origin)
+        return result
+
+    async def expunge(
+        self, uids: Sequence[int] | None = None, *, origin: object | None = None
+    ) -> tuple[int, ...]:
+        """EXPUNGE / UID EXPUNGE (RFC 3501 6.4.3, RFC 4315 2.1)."""
+        removed, changes = await self._core.call(
+            flagops.expunge, self._name, None if uids is None else list(uids)
+        )
+        self._core.publish_sync(self._name, changes)
+        self._core.publish(self._name, ChangeKind.EXPUNGED, removed, origin)
+        return tuple(removed)
+
+    async def copy(
+        self, uids: Sequence[int], dest: str, *, origin: object | None = None
+    ) -> CopyResult:
+        """COPY (RFC 3501 6.4.7) with COPYUID data (RFC 4315); quota checked first."""
+        dest = normalize_name(dest)
+        limits = await self._core.limits()
+        validity, src_uids, dest_uids, sc, dc = await self._core.call(
+            transfer.copy, self._name, dest, list(uids), limits
+        )
+        self._core.publish_sync(self._name, sc)
+        self._core.publish_sync(dest, dc)
+        self._core.publish(dest, ChangeKind.APPENDED, dest_uids, origin)
+        return CopyResult(validity, tuple(src_uids), tuple(dest_uids))
+
+    async def move(
+        self, uids: Sequence[int], dest: str, *, origin: object | None = None
+    ) -> CopyResult:
+        """MOVE (RFC 6851): sources vanish in the same transaction the copies appear in."""
+        dest = normalize_name(dest)
+        validity, src_uids, dest_uids, sc, dc = await self._core.call(
+            transfer.move, self._name, dest, list(uids)
+        )
+        self._core.publish_sync(self._name, sc)
+        self._core.publish_sync(dest, dc)
+        self._core.publish(self._name, ChangeKind.EXPUNGED, src_uids, origin)
+        self._core.publish(dest, ChangeKind.APPENDED, dest_uids, origin)
+        return CopyResult(validity, tuple(src_uids), tuple(dest_uids))
+
+    def subscribe(self, listener: ChangeListener) -> Unsubscribe:
+        """Listen to every change of this mailbox made through this store."""
+        return self._core.hub.subscribe(self._core.user, self._name, listener)

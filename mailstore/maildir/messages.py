@@ -1,0 +1,270 @@
+"""Synchronous message operations on one maildir: snapshot, status, append, read, metadata.
+
+Each function runs in the thread pool with the account's connection (the async layer
+serialises calls per account). Appends are split so that the slow part (writing and
+fsyncing the file into ``tmp/``, parsing it) runs outside the account lock, and only the
+rename into ``new/``/``cur/`` plus the UID allocation run inside a write transaction.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.maildir import index, metacodec
+from mailstore.maildir.boxes import Ctx, existing_path, file_path, fsync_dirs, resolve
+from mailstore.maildir.durable import copy_file_durably, write_file_durably
+from mailstore.maildir.filenames import flags_to_letters, format_name, new_basename
+from mailstore.maildir.index import MailboxRow, MessageRow
+from mailstore.maildir.keywords import KeywordMap
+from mailstore.maildir.sync import SyncChanges, crlf_size, dir_mtimes, needs_rescan
+from mailstore.message import MessageMeta
+from mailstore.message_parse import parse_message, to_crlf
+from mailstore.types import MailboxSnapshot, MailboxStatus, MessageInfo, QuotaLimits
+
+_SNAPSHOT_SQL = (
+    "SELECT uid, flags, keywords, modseq, size, internal_date FROM messages "
+    "WHERE mailbox_id=? ORDER BY uid"
+)
+
+
+def _build_snapshot(ctx: Ctx, row: MailboxRow, first_recent: int) -> MailboxSnapshot:
+    flagset = index.flagset
+    info = MessageInfo
+    cursor = ctx.conn.execute(_SNAPSHOT_SQL, (row.id,))
+    enabled = gc.isenabled()
+    gc.disable()  # 100,000 new objects would trigger full collections over all of them
+    try:
+        messages = tuple([info(u, flagset(f, k), m, s, d) for u, f, k, m, s, d in cursor])
+    finally:
+        if enabled:
+            gc.enable()
+    return MailboxSnapshot(
+        name=row.name,
+        uidvalidity=row.uidvalidity,
+        uidnext=row.uidnext,
+        highestmodseq=row.highestmodseq,
+        messages=messages,
+        first_recent_uid=first_recent,
+    )
+
+
+def _is_fresh(ctx: Ctx, name: str) -> MailboxRow | None:
+    """The index row if the maildir is known and unchanged since its last scan."""
+    path = existing_path(ctx, name)
+    row = index.get_mailbox(ctx.conn, name)
+    if row is None or needs_rescan(row, dir_mtimes(path)):
+        return None
+    return row
+
+
+def snapshot(ctx: Ctx, name: str, claim_recent: bool) -> tuple[MailboxSnapshot, SyncChanges]:
+    """Sync and return the mailbox state; with ``claim_recent`` take the unclaimed UIDs."""
+    if not claim_recent and _is_fresh(ctx, name) is not None:
+        with index.read_transaction(ctx.conn):
+            row = index.get_mailbox(ctx.conn, name)
+            if row is not None:
+                return _build_snapshot(ctx, row, 0), SyncChanges()
+    with index.write_transaction(ctx.conn):
+        row, _, changes = resolve(ctx, name, move_new=claim_recent)
+        first_recent = 0
+        if claim_recent:
+            first_recent = row.recent_uid + 1
+            ctx.conn.execute(
+                "UPDATE mailboxes SET recent_uid=? WHERE id=?", (row.uidnext - 1, row.id)
+            )
+        return _build_snapshot(ctx, row, first_recent), changes
+
+
+def status(ctx: Ctx, name: str) -> tuple[MailboxStatus, SyncChanges]:
+    """Counters for STATUS (RFC 3501 6.3.10), synced like ``snapshot``."""
+    changes = SyncChanges()
+    if _is_fresh(ctx, name) is None:
+        with index.write_transaction(ctx.conn):
+            _, _, changes = resolve(ctx, name)
+    with index.read_transaction(ctx.conn):
+        row = index.get_mailbox(ctx.conn, name)
+        if row is None:
+            raise StoreError(StoreErrorKind.NOT_FOUND, "mailbox vanished")
+        count, recent, unseen, size = ctx.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(uid > ?), 0), COALESCE(SUM((flags & ?) = 0), 0), "
+            "COALESCE(SUM(size), 0) FROM messages WHERE mailbox_id=?",
+            (row.recent_uid, index.SEEN_BIT, row.id),
+        ).fetchone()
+    result = MailboxStatus(
+        messages=count,
+        recent=recent,
+        unseen=unseen,
+        uidnext=row.uidnext,
+        uidvalidity=row.uidvalidity,
+        highestmodseq=row.highestmodseq,
+        size=size,
+    )
+    return result, changes
+
+
+def check_quota(ctx: Ctx, limits: QuotaLimits, size: int, count: int) -> None:
+    """``OVER_QUOTA`` if ``count`` more messages of ``size`` octets would exceed a limit."""
+    used_bytes, used_count = index.usage(ctx.conn)
+    if limits.storage_bytes and used_bytes + size > limits.storage_bytes:
+        raise StoreError(StoreErrorKind.OVER_QUOTA, "storage limit")
+    if limits.messages and used_count + count > limits.messages:
+        raise StoreError(StoreErrorKind.OVER_QUOTA, "message count limit")
+
+
+def prepare_append(ctx: Ctx, name: str, limits: QuotaLimits, size: int) -> Path:
+    """Check that the mailbox exists and the quota allows ``size``; its directory."""
+    path = existing_path(ctx, name)
+    check_quota(ctx, limits, size, 1)
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message written and fsynced into ``tmp/``, waiting for its UID."""
+
+    path: Path
+    base: str
+    size: int
+    internal_date: float
+    system: frozenset[str]
+    keywords: frozenset[str]
+    header: bytes
+    structure: str
+
+
+def write_message(
+    path: Path,
+    message: bytes | Path,
+    *,
+    prefix: bytes,
+    system: frozenset[str],
+    keywords: frozenset[str],
+    internal_date: float | None,
+) -> Prepared:
+    """Write prefix + message durably as ``tmp/<base>`` and parse its metadata."""
+    tmp = path / "tmp"
+    if isinstance(message, Path):
+        with open(message, "rb") as f:
+            data = f.read()
+        physical = len(prefix) + len(data)
+        full = prefix + data
+        size = crlf_size(full)
+        base = new_basename(physical, size)
+        copy_file_durably(message, tmp, tmp, base, prefix)
+    else:
+        full = prefix + to_crlf(message)
+        size = len(full)
+        base = new_basename(size, size)
+        write_file_durably(tmp, tmp, base, [full])
+    if internal_date is not None:
+        os.utime(tmp / base, (internal_date, internal_date))
+    mtime = os.stat(tmp / base).st_mtime
+    header, envelope, body = parse_message(full)
+    return Prepared(
+        tmp / base, base, size, mtime, system, keywords, header, metacodec.encode(envelope, body)
+    )
+
+
+def commit_append(
+    ctx: Ctx, name: str, prepared: Prepared, limits: QuotaLimits
+) -> tuple[MailboxRow, int, SyncChanges]:
+    """Move the prepared file into ``new/`` (``cur/`` if flagged) and give it the next UID."""
+    try:
+        with index.write_transaction(ctx.conn):
+            row, path, changes = resolve(ctx, name)
+            check_quota(ctx, limits, prepared.size, 1)
+            kw_letters = KeywordMap.load(path).letters_for(sorted(prepared.keywords))
+            letters = flags_to_letters(prepared.system, kw_letters)
+            flagged = bool(prepared.system or prepared.keywords)
+            file_name = format_name(prepared.base, letters) if flagged else prepared.base
+            dest = file_path(path, file_name, not flagged)
+            os.rename(prepared.path, dest)
+            try:
+                fsync_dirs(dest.parent)
+                uid = index.take_uids(ctx.conn, row.id, 1)
+                modseq = index.bump_modseq(ctx.conn, row.id)
+                message = MessageRow(
+                    uid,
+                    prepared.base,
+                    file_name,
+                    not flagged,
+                    index.bits_of(prepared.system),
+                    index.join_keywords(prepared.keywords),
+                    modseq,
+                    prepared.size,
+                    prepared.internal_date,
+                )
+                index.insert_message(ctx.conn, row.id, message)
+                index.store_meta(ctx.conn, row.id, uid, prepared.header, prepared.structure)
+                index.add_usage(ctx.conn, prepared.size, 1)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+    finally:
+        prepared.path.unlink(missing_ok=True)
+    return row, uid, changes
+
+
+def locate(ctx: Ctx, name: str, uid: int, *, force: bool) -> tuple[Path, MessageRow]:
+    """The file of message ``uid`` (after a sync; forced when a read found it gone)."""
+    with index.write_transaction(ctx.conn):
+        row, path, _ = resolve(ctx, name, force=force)
+        found = index.message_rows(ctx.conn, row.id, [uid])
+    if not found:
+        raise StoreError(StoreErrorKind.NOT_FOUND, "no such message")
+    return file_path(path, found[0].name, found[0].in_new), found[0]
+
+
+def read_file(file: Path, size: int, start: int, length: int | None) -> bytes:
+    """Bytes ``[start, start+length)`` of the CRLF form of a message file."""
+    if length is not None and length <= 0:
+        return b""
+    with open(file, "rb") as f:
+        physical = os.fstat(f.fileno()).st_size
+        if physical == size:
+            f.seek(start)
+            return f.read() if length is None else f.read(length)
+        data = to_crlf(f.read())
+    end = None if length is None else start + length
+    return data[start:end]
+
+
+def metadata(ctx: Ctx, name: str, uids: list[int]) -> dict[int, MessageMeta]:
+    """Cached metadata of the messages of ``uids`` that exist; computed once if missing."""
+    with index.write_transaction(ctx.conn):
+        row, path, _ = resolve(ctx, name)
+        rows = index.message_rows(ctx.conn, row.id, uids)
+        out: dict[int, MessageMeta] = {}
+        for r in rows:
+            meta = _cached_meta(ctx, row.id, r)
+            if meta is None:
+                meta = _compute_meta(ctx, row.id, path, r)
+            if meta is not None:
+                out[r.uid] = meta
+    return out
+
+
+def _cached_meta(ctx: Ctx, mailbox_id: int, r: MessageRow) -> MessageMeta | None:
+    stored = index.load_meta(ctx.conn, mailbox_id, r.uid)
+    if stored is None:
+        return None
+    try:
+        envelope, body = metacodec.decode(stored[1])
+    except metacodec.MetaCodecError:
+        return None
+    return MessageMeta(r.uid, r.size, r.internal_date, stored[0], envelope, body)
+
+
+def _compute_meta(ctx: Ctx, mailbox_id: int, path: Path, r: MessageRow) -> MessageMeta | None:
+    try:
+        with open(file_path(path, r.name, r.in_new), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    header, envelope, body = parse_message(data)
+    index.store_meta(ctx.conn, mailbox_id, r.uid, header, metacodec.encode(envelope, body))
+    return MessageMeta(r.uid, r.size, r.internal_date, header, envelope, body)
