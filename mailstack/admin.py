@@ -171,18 +171,32 @@ def add_user_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
     add = commands.add_parser("add", help="add an account")
     add.add_argument("user")
-    add.add_argument("--quota", type=_size_argument, metavar="SIZE",
-                     help="storage quota such as 500M or 2G (0: unlimited)")
-    add.add_argument("--quota-messages", type=_count_argument, metavar="N",
-                     help="message count quota (0: unlimited)")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password as one line from standard input")
+    add.add_argument(
+        "--quota",
+        type=_size_argument,
+        metavar="SIZE",
+        help="storage quota such as 500M or 2G (0: unlimited)",
+    )
+    add.add_argument(
+        "--quota-messages",
+        type=_count_argument,
+        metavar="N",
+        help="message count quota (0: unlimited)",
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password as one line from standard input",
+    )
     add.set_defaults(handler=_user_add)
 
     passwd = commands.add_parser("passwd", help="change an account's password")
     passwd.add_argument("user")
-    passwd.add_argument("--password-stdin", action="store_true",
-                        help="read the password as one line from standard input")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password as one line from standard input",
+    )
     passwd.set_defaults(handler=_user_passwd)
 
     delete = commands.add_parser("del", help="delete an account (its mail stays on disk)")
@@ -204,8 +218,12 @@ COMMAND_GROUPS: list[CommandGroup] = [add_user_commands]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command group."""
     parser = argparse.ArgumentParser(prog=PROG, description="Administer a mailstack server.")
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="TOML configuration file (default: built-in defaults)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML configuration file (default: built-in defaults)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in COMMAND_GROUPS:
         group(subparsers)
@@ -233,6 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}")
+
+
+def _register_groups() -> None:
+    """Add the command groups that live in their own modules (imported late: they import us)."""
+    from mailstack.admin_quota import add_quota_commands
+
+    for group in (add_quota_commands,):
+        if group not in COMMAND_GROUPS:
+            COMMAND_GROUPS.append(group)
+
+
+_register_groups()
 
 
 if __name__ == "__main__":
