@@ -1,0 +1,350 @@
+"""Local delivery: recipient → quota → filter (Sieve) → store, behind the LMTP server.
+
+``DeliveryAgent`` is what ``protocols.lmtp`` calls; ``LocalDelivery`` implements it over the
+account directory and the store. Nothing here knows LMTP: results are neutral values and
+storage errors stay ``StoreErrorKind``s, mapped to replies by the protocol.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+if TYPE_CHECKING:  # runtime import not needed: keeps protocols.lmtp importable on its own
+    from mailstore.accounts import AccountDirectory
+    from mailstore.aliases import Recipient
+    from mailstore.api import Account, Mailbox, SpoolWriter, Store
+from mailstore.blocking import run_blocking
+from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.types import INBOX, AppendResult, QuotaLimits, StagedMessage
+
+log = Logger()
+_OPEN_MAILBOXES = 1024
+"""Open mailbox handles kept for delivery (an LRU)."""
+MEMORY_STAGING_LIMIT = 256 * 1024
+"""Messages up to this size are staged in memory, larger ones stream to the store's spool
+(the same bound as the Maildir spool's own in-memory buffer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryEnvelope:
+    """The SMTP envelope of one transaction (RFC 5321 3.3), shared by its recipients."""
+
+    mail_from: str
+    """The reverse-path without brackets; ``""`` for the null sender ``<>``."""
+    client_helo: str
+    client_address: str
+    queue_id: str
+    smtputf8: bool
+    body_8bit: bool
+    message_id: str | None = None
+    """The message's Message-ID field, when the header had one (duplicate suppression)."""
+
+
+class RecipientStatus(enum.Enum):
+    """The outcome of checking a recipient at RCPT time."""
+
+    ACCEPTED = "accepted"
+    UNKNOWN_USER = "unknown-user"
+    OVER_QUOTA = "over-quota"
+    TEMPORARY_FAILURE = "temporary-failure"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientCheck:
+    """``recipient`` is set when ``status`` is ``ACCEPTED``.
+
+    An alias can expand to several local users: ``recipient`` is the first, ``also`` the
+    others; the LMTP server delivers to each and answers once for the RCPT address.
+    """
+
+    status: RecipientStatus
+    recipient: Recipient | None
+    also: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """Where one recipient's copy landed, or why it did not."""
+
+    ok: bool
+    mailbox: str | None
+    uid: int | None
+    error: StoreErrorKind | None
+    duplicate: bool = False
+    """True when the copy was suppressed as a duplicate (``ok`` is True then)."""
+
+
+class DeliveryAgent(Protocol):
+    """What the LMTP server calls (RFC 2033: check at RCPT, one result per recipient)."""
+
+    async def check_recipient(self, address: str, size_hint: int | None) -> RecipientCheck:
+        """Resolve ``address`` (aliases, ``+detail``) and check quota for ``size_hint`` octets."""
+
+    def spool(self) -> SpoolWriter:
+        """A writer that receives the message body as it arrives."""
+
+    async def deliver(
+        self, staged: StagedMessage, envelope: DeliveryEnvelope, recipient: Recipient
+    ) -> DeliveryResult:
+        """Store one recipient's copy durably; only then is the result ``ok``."""
+
+    def discard(self, staged: StagedMessage) -> None:
+        """Forget the staged message once every recipient has been delivered."""
+
+
+class DeliveryFilter(Protocol):
+    """THE SIEVE HOOK: decides where one recipient's copy goes.
+
+    Called once per recipient with the mailbox the default rule chose (INBOX, or the
+    ``+detail`` mailbox). Returns the mailboxes to file into, in order; an empty sequence
+    means the message is discarded for this recipient (Sieve ``discard``), which counts
+    as delivered. A mailbox that does not exist falls back to INBOX.
+    """
+
+    async def __call__(
+        self,
+        staged: StagedMessage,
+        envelope: DeliveryEnvelope,
+        recipient: Recipient,
+        default_mailbox: str,
+    ) -> Sequence[str]: ...
+
+
+class _SeenIds:
+    """Message-IDs delivered recently, per (user, mailbox): an in-memory LRU.
+
+    Limit: per process and lost on restart. The store API has no ``seen_message_ids``
+    facility yet; with one, suppression would survive restarts and span processes.
+    """
+
+    def __init__(self, window: float, capacity: int = 50_000) -> None:
+        self.window = window
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+
+    def is_duplicate(self, key: tuple[str, str, str], now: float) -> bool:
+        seen = self._seen.get(key)
+        return seen is not None and now - seen <= self.window
+
+    def remember(self, key: tuple[str, str, str], now: float) -> None:
+        self._seen[key] = now
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+
+
+class _MemoryFirstWriter:
+    """A ``SpoolWriter`` that keeps a small message in memory and spills a large one to the
+    store's spool as it streams. A small message then costs no spool file and no spool fsync:
+    the append's own fsync makes it durable (the 250 still waits for that)."""
+
+    def __init__(self, owner: LocalDelivery) -> None:
+        self._owner = owner
+        self._buffer: list[bytes] | None = []
+        self._size = 0
+        self._spill: SpoolWriter | None = None
+
+    def write(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._spill is not None:
+            self._spill.write(data)
+            return
+        assert self._buffer is not None
+        self._buffer.append(data)
+        if self._size > self._owner.memory_limit:
+            self._spill = self._owner.store.spool()
+            for chunk in self._buffer:
+                self._spill.write(chunk)
+            self._buffer = None
+
+    async def finish(self) -> StagedMessage:
+        if self._spill is not None:
+            return await self._spill.finish()
+        assert self._buffer is not None
+        return self._owner.stage_in_memory(b"".join(self._buffer))
+
+    def abort(self) -> None:
+        if self._spill is not None:
+            self._spill.abort()
+        self._buffer = None
+
+
+class LocalDelivery:
+    """``DeliveryAgent`` over the account directory and the store (RFC 2033 delivery)."""
+
+    def __init__(
+        self,
+        accounts: AccountDirectory,
+        store: Store,
+        *,
+        hostname: str,
+        quota_at_rcpt: bool = True,
+        detail_to_mailbox: bool = True,
+        duplicate_window: float = 0.0,
+        filter: DeliveryFilter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.accounts = accounts
+        self.store = store
+        self.hostname = hostname
+        self.quota_at_rcpt = quota_at_rcpt
+        self.detail_to_mailbox = detail_to_mailbox
+        self.filter = filter
+        self._clock = clock
+        self._seen = _SeenIds(duplicate_window) if duplicate_window > 0 else None
+        self._mailboxes: OrderedDict[tuple[str, str], Mailbox] = OrderedDict()
+        self._in_memory: dict[str, bytes] = {}
+        self._next_token = 0
+        self.memory_limit = MEMORY_STAGING_LIMIT
+
+    async def check_recipient(self, address: str, size_hint: int | None) -> RecipientCheck:
+        """Resolve (aliases, ``+detail``) and, if enabled, check quota (RFC 2033 4.2)."""
+        try:  # one trip to the thread pool: both look at the (stat-checked) files
+            recipients, limited = await run_blocking(self._resolve, address)
+        except StoreError as error:
+            log.warn("recipient lookup failed for <{rcpt}>: {e}", rcpt=address, e=error.detail)
+            return RecipientCheck(RecipientStatus.TEMPORARY_FAILURE, None)
+        if not recipients:
+            return RecipientCheck(RecipientStatus.UNKNOWN_USER, None)
+        if self.quota_at_rcpt:
+            for recipient in limited:
+                status = await self._check_quota(recipient, size_hint)
+                if status is not None:
+                    return RecipientCheck(status, None)
+        return RecipientCheck(RecipientStatus.ACCEPTED, recipients[0], tuple(recipients[1:]))
+
+    def _resolve(self, address: str) -> tuple[list[Recipient], list[Recipient]]:
+        """The recipients, and those of them that have a quota to check (blocking)."""
+        recipients = self.accounts.resolve(address)
+        unlimited = QuotaLimits()
+        limited = [r for r in recipients if self.accounts.quota_limits(r.user) != unlimited]
+        return recipients, limited
+
+    async def _check_quota(
+        self, recipient: Recipient, size_hint: int | None
+    ) -> RecipientStatus | None:
+        try:
+            account = await self.store.account(recipient.user)
+            await account.check_quota(size_hint or 0)
+        except StoreError as error:
+            if error.kind is StoreErrorKind.OVER_QUOTA:
+                return RecipientStatus.OVER_QUOTA
+            log.warn("quota check failed for {user}: {e}", user=recipient.user, e=error.detail)
+            return RecipientStatus.TEMPORARY_FAILURE
+        return None
+
+    def spool(self) -> SpoolWriter:
+        """A writer that keeps messages up to ``memory_limit`` in memory, else the store's spool."""
+        return _MemoryFirstWriter(self)
+
+    def stage_in_memory(self, data: bytes) -> StagedMessage:
+        """Stage a small message without a spool file (see ``_MemoryFirstWriter``)."""
+        self._next_token += 1
+        token = f"memory-{self._next_token}"
+        self._in_memory[token] = data
+        return StagedMessage(token, len(data))
+
+    def discard(self, staged: StagedMessage) -> None:
+        """Forget the staged message (the unlink runs in the thread pool, not on the reactor)."""
+        if self._in_memory.pop(staged.token, None) is not None:
+            return
+        done = defer.Deferred.fromCoroutine(run_blocking(self.store.discard, staged))
+        done.addErrback(lambda failure: log.failure("discarding a staged message", failure))
+
+    async def deliver(
+        self, staged: StagedMessage, envelope: DeliveryEnvelope, recipient: Recipient
+    ) -> DeliveryResult:
+        """File one recipient's copy with its own trace headers; OVER_QUOTA and the like
+        come back as ``DeliveryResult(ok=False, error=kind)``, never as exceptions."""
+        try:
+            account = await self.store.account(recipient.user)
+            default = await self._default_mailbox(account, recipient)
+            targets: Sequence[str] = [default]
+            if self.filter is not None:
+                targets = await self.filter(staged, envelope, recipient, default)
+            prefix = self.trace_headers(envelope, recipient)
+            result = DeliveryResult(ok=True, mailbox=None, uid=None, error=None)
+            for name in targets:
+                result = await self._append(
+                    account, name, staged, prefix=prefix, message_id=envelope.message_id
+                )
+                if not result.ok:
+                    return result
+            return result
+        except StoreError as error:
+            log.warn("delivery to {user} failed: {kind} {e}", user=recipient.user,
+                     kind=error.kind.value, e=error.detail)
+            return DeliveryResult(ok=False, mailbox=None, uid=None, error=error.kind)
+
+    async def _default_mailbox(self, account: Account, recipient: Recipient) -> str:
+        detail = recipient.detail
+        if self.detail_to_mailbox and detail and await account.mailbox_exists(detail):
+            return detail
+        return INBOX
+
+    async def _append(
+        self,
+        account: Account,
+        name: str,
+        staged: StagedMessage,
+        *,
+        prefix: bytes,
+        message_id: str | None,
+    ) -> DeliveryResult:
+        if name != INBOX and not await account.mailbox_exists(name):
+            name = INBOX
+        key = (account.user, name, message_id or "")
+        now = self._clock()
+        check = self._seen is not None and message_id is not None
+        if check and self._seen is not None and self._seen.is_duplicate(key, now):
+            return DeliveryResult(True, name, None, None, duplicate=True)
+        appended = await self._append_to(account, name, staged, prefix)
+        if check and self._seen is not None:
+            self._seen.remember(key, now)
+        return DeliveryResult(ok=True, mailbox=name, uid=appended.uid, error=None)
+
+    async def _append_to(
+        self, account: Account, name: str, staged: StagedMessage, prefix: bytes
+    ) -> AppendResult:
+        """Append through a cached open mailbox: opening syncs (and commits) the index, which
+        costs more than the append itself; a stale handle is reopened once."""
+        key = (account.user, name)
+        mailbox = self._mailboxes.get(key)
+        if mailbox is not None:
+            self._mailboxes.move_to_end(key)
+            try:
+                return await mailbox.append(self._message(staged), prefix=prefix)
+            except StoreError as error:
+                if error.kind is not StoreErrorKind.NOT_FOUND:
+                    raise
+                del self._mailboxes[key]
+        mailbox = await account.open_mailbox(name)
+        self._mailboxes[key] = mailbox
+        while len(self._mailboxes) > _OPEN_MAILBOXES:
+            self._mailboxes.popitem(last=False)
+        return await mailbox.append(self._message(staged), prefix=prefix)
+
+    def _message(self, staged: StagedMessage) -> bytes | StagedMessage:
+        return self._in_memory.get(staged.token, staged)
+
+    def trace_headers(self, envelope: DeliveryEnvelope, recipient: Recipient) -> bytes:
+        """``Return-Path``, ``Delivered-To`` and this hop's ``Received`` (RFC 5321 4.4)."""
+        protocol = "UTF8LMTP" if envelope.smtputf8 else "LMTP"  # RFC 6531 3.7.3
+        date = email.utils.formatdate(self._clock(), localtime=True)
+        lines = [
+            f"Return-Path: <{envelope.mail_from}>",
+            f"Delivered-To: {recipient.address}",
+            f"Received: from {envelope.client_helo} ({envelope.client_address})",
+            f"\tby {self.hostname} (mailstack) with {protocol} id {envelope.queue_id}",
+            f"\tfor <{recipient.address}>; {date}",
+        ]
+        return "".join(line + "\r\n" for line in lines).encode("utf-8")
