@@ -256,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
 def _register_groups() -> None:
     """Add the command groups that live in their own modules (imported late: they import us)."""
     from mailstack.admin_quota import add_quota_commands
+    from mailstack.admin_sieve import register as add_sieve_commands
 
-    for group in (add_quota_commands,):
+    for group in (add_quota_commands, add_sieve_commands):
         if group not in COMMAND_GROUPS:
             COMMAND_GROUPS.append(group)
 
