@@ -27,8 +27,9 @@ def cheap_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "mailstack.toml"
-    path.write_text('data_dir = "data"\n[accounts]\ndefault_quota = "1G"\n'
-                    "default_quota_messages = 5000\n")
+    path.write_text(
+        'data_dir = "data"\n[accounts]\ndefault_quota = "1G"\ndefault_quota_messages = 5000\n'
+    )
     return path
 
 
@@ -38,8 +39,9 @@ def users_file(tmp_path: Path) -> Path:
 
 
 class Console:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                 config: Path) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], config: Path
+    ) -> None:
         self.monkeypatch = monkeypatch
         self.capsys = capsys
         self.config = config
@@ -60,8 +62,9 @@ class Console:
 
 
 @pytest.fixture
-def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-            config: Path) -> Iterator[Console]:
+def console(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], config: Path
+) -> Iterator[Console]:
     yield Console(monkeypatch, capsys, config)
 
 
@@ -73,8 +76,9 @@ def record(users_file: Path, name: str):
 
 
 def test_add_first_user_creates_file(console: Console, users_file: Path) -> None:
-    code, out, err = console.run("user", "add", "alice@example.test", "--password-stdin",
-                                 stdin="s3cret pass \n")
+    code, out, err = console.run(
+        "user", "add", "alice@example.test", "--password-stdin", stdin="s3cret pass \n"
+    )
     assert (code, err) == (0, "")
     assert "added user alice@example.test" in out
     assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
@@ -100,8 +104,9 @@ def test_stdin_password_strips_only_the_newline(console: Console, users_file: Pa
         (("--quota", "0"), QuotaLimits(0, 5000)),
     ],
 )
-def test_add_with_quota(console: Console, users_file: Path, args: tuple[str, ...],
-                        expected: QuotaLimits) -> None:
+def test_add_with_quota(
+    console: Console, users_file: Path, args: tuple[str, ...], expected: QuotaLimits
+) -> None:
     code, _, err = console.run("user", "add", "alice", *args, "--password-stdin", stdin="pw\n")
     assert (code, err) == (0, "")
     assert record(users_file, "alice").quota == expected
@@ -122,8 +127,9 @@ def test_add_prompts_twice(console: Console, users_file: Path) -> None:
         (("pw1",), "no password entered"),
     ],
 )
-def test_add_prompt_failures(console: Console, users_file: Path, typed: tuple[str, ...],
-                             message: str) -> None:
+def test_add_prompt_failures(
+    console: Console, users_file: Path, typed: tuple[str, ...], message: str
+) -> None:
     code, _, err = console.run("user", "add", "alice", typed=typed)
     assert code == 1
     assert err == f"mailstack-admin: error: {message}\n"
@@ -171,7 +177,8 @@ def test_passwd(console: Console, users_file: Path) -> None:
 def test_del_and_list(console: Console, users_file: Path, tmp_path: Path) -> None:
     users_file.parent.mkdir(parents=True)
     users_file.write_bytes(
-        b"# keep me\nalice:{PLAIN}a\nBob@example.test:{PLAIN}b\n\ncarol:{PLAIN}c\n")
+        b"# keep me\nalice:{PLAIN}a\nBob@example.test:{PLAIN}b\n\ncarol:{PLAIN}c\n"
+    )
     code, out, _ = console.run("user", "list")
     assert (code, out) == (0, "alice\nBob@example.test\ncarol\n")
     code, out, err = console.run("user", "del", "bob@EXAMPLE.test")
@@ -188,8 +195,9 @@ def test_list_without_file(console: Console) -> None:
     assert console.run("user", "list") == (0, "", "")
 
 
-def test_config_errors(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                       tmp_path: Path) -> None:
+def test_config_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert main(["--config", str(tmp_path / "missing.toml"), "user", "list"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("mailstack-admin: error: ") and "not found" in err
@@ -230,8 +238,9 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
-def test_command_groups_are_pluggable(monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_groups_are_pluggable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def add_hello(subparsers) -> None:
         hello = subparsers.add_parser("hello")
         hello.set_defaults(handler=lambda args, ctx: ctx.print("hi") or 0)
