@@ -172,7 +172,7 @@ class Authenticator:
     ) -> None:
         if clock is None:
             # Imported here, not at module level: importing the reactor installs it.
-            from twisted.internet import reactor  # noqa: PLC0415
+            from twisted.internet import reactor
 
             clock = cast(IReactorTime, reactor)
         self._clock = clock
