@@ -1,0 +1,310 @@
+"""The selected-mailbox view of one IMAP session (RFC 3501 5.2, 7.3, 7.4.1; RFC 7162 3.2.10).
+
+Why it is shaped this way: sequence numbers are a per-session illusion. The store only knows
+UIDs, and other sessions change the mailbox at any time, but a client may only learn about
+those changes at points the RFC allows (no EXPUNGE during FETCH, STORE or SEARCH; EXISTS before
+the tagged reply that relies on it). So the session keeps its own list of UIDs (sequence
+number n is ``uids()[n-1]``) and per-UID ``MessageInfo`` as it last told the client, and
+``sync()`` diffs a fresh store snapshot against that view. What differs becomes *pending*:
+``pending_updates(allow_expunge=...)`` turns pending changes into untagged responses and only
+then applies them to the view, so sequence numbers move exactly when the client is told.
+
+A message that another session expunged stays in the view (``is_expunged`` true) until its
+EXPUNGE has been sent; handlers must cope with the store no longer having it (RFC 2180 4.1).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
+
+from mailstore.api import Mailbox, Unsubscribe
+from mailstore.types import (
+    ChangeEvent,
+    ChangeKind,
+    FlagUpdate,
+    MailboxSnapshot,
+    MessageInfo,
+)
+from protocols.imap.grammar.sequence import SequenceSet
+from protocols.imap.responses import (
+    ExistsData,
+    ExpungeData,
+    FetchData,
+    FetchValue,
+    FlagsItem,
+    ModSeqItem,
+    RecentData,
+    Response,
+    UidItem,
+    VanishedData,
+)
+
+RECENT = "\\Recent"
+_OWN_ECHOES = frozenset({ChangeKind.FLAGS, ChangeKind.EXPUNGED})
+
+
+class InvalidSequence(Exception):
+    """A message sequence number beyond the mailbox (RFC 3501 6.4.8): answered with BAD."""
+
+
+class SessionToken:
+    """The opaque ``origin`` a session passes to the store so it can skip its own echoes."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str = "") -> None:
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"<SessionToken {self.label}>"
+
+
+class SelectedMailbox:
+    """THE selected-mailbox view one session has (RFC 3501 5.2).
+
+    Handlers read ``uids()``/``info()``/``resolve()``; the session calls ``sync()`` and
+    ``pending_updates()`` at the points where untagged updates are allowed.
+    """
+
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        snapshot: MailboxSnapshot,
+        *,
+        name: str,
+        readonly: bool,
+        origin: object,
+        enabled: frozenset[str] = frozenset(),
+        condstore: bool = False,
+    ) -> None:
+        self.mailbox = mailbox
+        self.name = name
+        """The mailbox name as the store knows it (``/`` separator, not UTF-7)."""
+        self.readonly = readonly
+        self.uidvalidity = snapshot.uidvalidity
+        self.origin = origin
+        self.enabled = enabled
+        self.condstore = condstore or "CONDSTORE" in enabled or "QRESYNC" in enabled
+        """Report MODSEQ in unsolicited FETCH (CONDSTORE enabled or SELECT (CONDSTORE))."""
+        self.uidnext = snapshot.uidnext
+        self.highestmodseq = snapshot.highestmodseq
+        self._uids: list[int] = [m.uid for m in snapshot.messages]
+        self._info: dict[int, MessageInfo] = {m.uid: m for m in snapshot.messages}
+        self._recent: set[int] = set()
+        self._claim_recent(snapshot)
+        self._expunged: set[int] = set()
+        """In the view, gone from the store, EXPUNGE not yet sent."""
+        self._changed: set[int] = set()
+        """Flags changed by someone else, FETCH not yet sent."""
+        self._new: list[MessageInfo] = []
+        """Appended by someone else, EXISTS not yet sent."""
+        self._dirty = False
+        self._waiters: list[Callable[[], None]] = []
+        self._unsubscribe: Unsubscribe | None = None
+
+    # -- the interface handlers use ---------------------------------------------------
+
+    def uids(self) -> Sequence[int]:
+        """UIDs in the view, ascending; sequence number n is ``uids()[n-1]``."""
+        return self._uids
+
+    def exists(self) -> int:
+        """The message count the client knows."""
+        return len(self._uids)
+
+    def info(self, uid: int) -> MessageInfo:
+        """Flags/modseq/size/internal date as this session knows them (KeyError if unknown)."""
+        return self._info[uid]
+
+    def seq_of(self, uid: int) -> int | None:
+        """The sequence number of ``uid`` in the view, or None."""
+        i = bisect_left(self._uids, uid)
+        if i < len(self._uids) and self._uids[i] == uid:
+            return i + 1
+        return None
+
+    def resolve(self, seqset: SequenceSet, *, uid: bool) -> list[int]:
+        """A sequence set as UIDs ascending (RFC 3501 6.4.8, 9).
+
+        UID sets: ``*`` is the highest UID, and UIDs not in the mailbox are skipped.
+        Sequence sets: ``*`` is the message count; a number above it raises
+        ``InvalidSequence`` (``1:*`` on an empty mailbox gives no messages).
+        """
+        if not self._uids:
+            if not uid and any(a > 0 or b > 0 for a, b in seqset.ranges):
+                raise InvalidSequence()
+            return []
+        if uid:
+            return seqset.resolve(self._uids[-1]).select(self._uids)
+        count = len(self._uids)
+        if any(max(a, b) > count for a, b in seqset.ranges):
+            raise InvalidSequence()
+        resolved = seqset.resolve(count)
+        return [self._uids[i] for i in resolved.positions(range(1, count + 1))]
+
+    def is_recent(self, uid: int) -> bool:
+        """True if this session holds ``\\Recent`` for ``uid`` (RFC 3501 2.3.2)."""
+        return uid in self._recent
+
+    def is_expunged(self, uid: int) -> bool:
+        """True if the store removed ``uid`` but the client has not been told yet."""
+        return uid in self._expunged
+
+    def flags_with_recent(self, uid: int) -> tuple[str, ...]:
+        """The FLAGS fetch value: stored flags plus ``\\Recent`` when ours."""
+        flags = sorted(self._info[uid].flags)
+        if uid in self._recent:
+            flags.append(RECENT)
+        return tuple(flags)
+
+    def apply_flags(self, updates: Iterable[FlagUpdate]) -> None:
+        """Record our own STORE results so they are not reported again as others' changes."""
+        for update in updates:
+            old = self._info.get(update.uid)
+            if old is None:
+                continue
+            self._info[update.uid] = MessageInfo(
+                uid=old.uid,
+                flags=update.flags,
+                modseq=update.modseq,
+                size=old.size,
+                internal_date=old.internal_date,
+            )
+            self.highestmodseq = max(self.highestmodseq, update.modseq)
+
+    def remove(self, uids: Iterable[int]) -> list[Response]:
+        """Drop UIDs we expunged/moved ourselves; the EXPUNGE (or VANISHED) responses."""
+        gone = sorted(set(uids) & self._info.keys())
+        return self._remove(gone)
+
+    # -- change feed and sync (the session's side) ------------------------------------
+
+    def attach(self) -> None:
+        """Subscribe to the store's change feed (after SELECT)."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self.mailbox.subscribe(self._on_change)
+
+    def detach(self) -> None:
+        """Unsubscribe (CLOSE, UNSELECT, another SELECT, logout)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._waiters.clear()
+
+    def on_wake(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` when another session changes the mailbox (IDLE); returns a cancel."""
+        self._waiters.append(callback)
+
+        def cancel() -> None:
+            if callback in self._waiters:
+                self._waiters.remove(callback)
+
+        return cancel
+
+    def mark_dirty(self) -> None:
+        """Force the next allowed point to sync (after APPEND/COPY into this mailbox)."""
+        self._dirty = True
+
+    @property
+    def dirty(self) -> bool:
+        """True when the change feed said the store changed since the last ``sync()``."""
+        return self._dirty
+
+    def _on_change(self, event: ChangeEvent) -> None:
+        # Our own flag changes and expunges are already in the view; our own appends and
+        # copies into this mailbox are not, so those still make the view dirty.
+        if event.origin is self.origin and event.kind in _OWN_ECHOES:
+            return
+        self._dirty = True
+        for waiter in list(self._waiters):
+            waiter()
+
+    async def sync(self) -> None:
+        """Take a store snapshot and record what differs from the view as pending."""
+        self._dirty = False
+        snapshot = await self.mailbox.snapshot(claim_recent=not self.readonly)
+        self.absorb(snapshot)
+
+    def absorb(self, snapshot: MailboxSnapshot) -> None:
+        """Diff ``snapshot`` against the view (pure; ``sync`` without the store call)."""
+        current = {m.uid: m for m in snapshot.messages}
+        for uid in self._uids:
+            fresh = current.get(uid)
+            if fresh is None:
+                self._expunged.add(uid)
+                self._changed.discard(uid)
+            elif uid not in self._expunged and _differs(self._info[uid], fresh):
+                self._info[uid] = fresh
+                self._changed.add(uid)
+        known = self._uids[-1] if self._uids else 0
+        if self._new:
+            known = max(known, self._new[-1].uid)
+        self._new.extend(m for m in snapshot.messages if m.uid > known)
+        self._new = [m for m in self._new if m.uid in current]
+        self._claim_recent(snapshot)
+        self.uidnext = max(self.uidnext, snapshot.uidnext)
+        self.highestmodseq = max(self.highestmodseq, snapshot.highestmodseq)
+
+    def pending_updates(self, *, allow_expunge: bool) -> list[Response]:
+        """Untagged responses for pending changes, applied to the view as they are made.
+
+        With ``allow_expunge`` False (during FETCH, STORE, SEARCH: RFC 3501 7.4.1) removed
+        messages stay in the view and keep their sequence numbers.
+        """
+        out: list[Response] = []
+        if allow_expunge and self._expunged:
+            out.extend(self._remove(sorted(self._expunged)))
+        if self._new:
+            for message in self._new:
+                self._uids.append(message.uid)
+                self._info[message.uid] = message
+            self._new = []
+            out.append(ExistsData(len(self._uids)))
+            out.append(RecentData(len(self._recent)))
+        for uid in sorted(self._changed):
+            seq = self.seq_of(uid)
+            if seq is not None:
+                out.append(FetchData(seq, self._flag_items(uid)))
+        self._changed.clear()
+        return out
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _flag_items(self, uid: int) -> tuple[FetchValue, ...]:
+        items: list[FetchValue] = [UidItem(uid), FlagsItem(self.flags_with_recent(uid))]
+        if self.condstore:
+            items.append(ModSeqItem(self._info[uid].modseq))
+        return tuple(items)
+
+    def _claim_recent(self, snapshot: MailboxSnapshot) -> None:
+        if snapshot.first_recent_uid and not self.readonly:
+            first = snapshot.first_recent_uid
+            self._recent.update(m.uid for m in snapshot.messages if m.uid >= first)
+
+    def _remove(self, gone: list[int]) -> list[Response]:
+        if not gone:
+            return []
+        out: list[Response] = []
+        qresync = "QRESYNC" in self.enabled
+        seqs = [seq for seq in map(self.seq_of, gone) if seq is not None]
+        if not qresync:
+            # Ascending, each number as it is once the earlier ones are gone (RFC 3501 6.4.3).
+            out.extend(ExpungeData(seq - i) for i, seq in enumerate(seqs))
+        dropped = set(gone)
+        self._uids = [uid for uid in self._uids if uid not in dropped]
+        for uid in gone:
+            self._info.pop(uid, None)
+            self._recent.discard(uid)
+            self._expunged.discard(uid)
+            self._changed.discard(uid)
+        if qresync:
+            out.append(VanishedData(tuple(gone)))
+        return out
+
+
+def _differs(old: MessageInfo, new: MessageInfo) -> bool:
+    return old.flags != new.flags or old.modseq != new.modseq
+
+
+__all__ = ["InvalidSequence", "SelectedMailbox", "SessionToken"]
