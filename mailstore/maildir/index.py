@@ -13,12 +13,35 @@ UID (and ``UNIQUE(mailbox_id, base)`` makes a file get at most one UID). Commits
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailstore.types import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN
+from mailstore.maildir.flagbits import (
+    DELETED_BIT,
+    FLAG_BITS,
+    SEEN_BIT,
+    FlagCache,
+    bits_of,
+    flagset,
+    join_keywords,
+    split_keywords,
+    system_of,
+)
+
+__all__ = [
+    "DELETED_BIT",
+    "FLAG_BITS",
+    "SEEN_BIT",
+    "FlagCache",
+    "bits_of",
+    "flagset",
+    "join_keywords",
+    "split_keywords",
+    "system_of",
+]
 
 INDEX_FILE = "mailstack-index.sqlite"
 SCHEMA_VERSION = 1
@@ -37,7 +60,9 @@ CREATE TABLE IF NOT EXISTS mailboxes(
     cur_mtime INTEGER NOT NULL DEFAULT -1,
     new_scanned_at INTEGER NOT NULL DEFAULT 0,
     cur_scanned_at INTEGER NOT NULL DEFAULT 0,
-    special_use TEXT
+    special_use TEXT,
+    new_own_since INTEGER NOT NULL DEFAULT 0,
+    cur_own_since INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS messages(
     mailbox_id INTEGER NOT NULL,
@@ -54,6 +79,8 @@ CREATE TABLE IF NOT EXISTS messages(
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_base ON messages(mailbox_id, base);
 CREATE INDEX IF NOT EXISTS messages_in_new ON messages(mailbox_id) WHERE in_new = 1;
+CREATE INDEX IF NOT EXISTS messages_snapshot
+    ON messages(mailbox_id, uid, flags, keywords, modseq, size, internal_date);
 CREATE TABLE IF NOT EXISTS message_meta(
     mailbox_id INTEGER NOT NULL,
     uid INTEGER NOT NULL,
@@ -64,44 +91,14 @@ CREATE TABLE IF NOT EXISTS message_meta(
 CREATE TABLE IF NOT EXISTS subscriptions(name TEXT PRIMARY KEY);
 """
 
-FLAG_BITS: dict[str, int] = {DRAFT: 1, FLAGGED: 2, ANSWERED: 4, SEEN: 8, DELETED: 16}
-"""IMAP system flag → bit in ``messages.flags`` (same order as the letters D F R S T)."""
-SEEN_BIT = FLAG_BITS[SEEN]
-DELETED_BIT = FLAG_BITS[DELETED]
-_BIT_FLAGS = tuple(FLAG_BITS.items())
-_FLAGSET_CACHE: dict[tuple[int, str], frozenset[str]] = {}
-
-
-def bits_of(flags: frozenset[str]) -> int:
-    """System flags (exact IMAP spelling) → bit mask."""
-    return sum(bit for flag, bit in _BIT_FLAGS if flag in flags)
-
-
-def system_of(bits: int) -> frozenset[str]:
-    """Bit mask → system flags."""
-    return frozenset(flag for flag, bit in _BIT_FLAGS if bits & bit)
-
-
-def join_keywords(keywords: frozenset[str]) -> str:
-    """Keywords → the ``messages.keywords`` column (space separated, sorted)."""
-    return " ".join(sorted(keywords))
-
-
-def split_keywords(text: str) -> frozenset[str]:
-    """The ``messages.keywords`` column → keywords."""
-    return frozenset(text.split()) if text else frozenset()
-
-
-def flagset(bits: int, keywords: str) -> frozenset[str]:
-    """System bits + keyword column → the flags of a ``MessageInfo`` (interned, cached)."""
-    key = (bits, keywords)
-    found = _FLAGSET_CACHE.get(key)
-    if found is None:
-        if len(_FLAGSET_CACHE) > 4096:
-            _FLAGSET_CACHE.clear()
-        found = system_of(bits) | split_keywords(keywords)
-        _FLAGSET_CACHE[key] = found
-    return found
+SNAPSHOT_SQL = (
+    "SELECT uid, CASE keywords WHEN '' THEN flags ELSE flags || ' ' || keywords END, "
+    "modseq, size, internal_date FROM messages INDEXED BY messages_snapshot "
+    "WHERE mailbox_id=? ORDER BY uid"
+)
+"""A mailbox's message state, read from the covering index ``messages_snapshot``
+(narrow rows: half the pages of the table). The second column is the flag key of
+``flagbits.FlagCache``: the bits alone when there are no keywords."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +116,25 @@ class MailboxRow:
     new_scanned_at: int
     cur_scanned_at: int
     special_use: str | None
+    new_own_since: int
+    """When our own first unverified change of ``new/`` was made (0: none pending)."""
+    cur_own_since: int
+    """Same for ``cur/``: see ``mailstore.maildir.sync`` for the rule."""
+
+    def scan_state(self, subdir: str) -> tuple[int, int, int]:
+        """(recorded mtime, listing start, own change pending since) of ``new`` or ``cur``."""
+        if subdir == "new":
+            return self.new_mtime, self.new_scanned_at, self.new_own_since
+        return self.cur_mtime, self.cur_scanned_at, self.cur_own_since
 
 
 _MAILBOX_COLUMNS = (
     "id, name, uidvalidity, uidnext, highestmodseq, recent_uid, new_mtime, cur_mtime, "
-    "new_scanned_at, cur_scanned_at, special_use"
+    "new_scanned_at, cur_scanned_at, special_use, new_own_since, cur_own_since"
+)
+_ADDED_COLUMNS = (
+    ("mailboxes", "new_own_since", "INTEGER NOT NULL DEFAULT 0"),
+    ("mailboxes", "cur_own_since", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -139,6 +150,10 @@ def connect(path: Path) -> sqlite3.Connection:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        for table, column, decl in _ADDED_COLUMNS:
+            known = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in known:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
         )
@@ -241,14 +256,70 @@ def take_uids(conn: sqlite3.Connection, mailbox_id: int, count: int) -> int:
 
 
 def set_scan_state(
-    conn: sqlite3.Connection, mailbox_id: int, subdir: str, mtime: int, scanned_at: int
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    subdir: str,
+    mtime: int,
+    scanned_at: int,
+    *,
+    own_since: int = 0,
 ) -> None:
-    """Record the mtime of ``new`` or ``cur`` seen by a scan that started at ``scanned_at``."""
-    if subdir == "new":
-        sql = "UPDATE mailboxes SET new_mtime=?, new_scanned_at=? WHERE id=?"
-    else:
-        sql = "UPDATE mailboxes SET cur_mtime=?, cur_scanned_at=? WHERE id=?"
-    conn.execute(sql, (mtime, scanned_at, mailbox_id))
+    """Record the mtime of ``new`` or ``cur`` seen by a scan that started at ``scanned_at``.
+
+    ``own_since``: a verification still pending (see ``mailstore.maildir.sync``), else 0.
+    """
+    sub = "new" if subdir == "new" else "cur"
+    conn.execute(
+        f"UPDATE mailboxes SET {sub}_mtime=?, {sub}_scanned_at=?, {sub}_own_since=? "  # noqa: S608
+        "WHERE id=?",
+        (mtime, scanned_at, own_since, mailbox_id),
+    )
+
+
+def set_own_change(
+    conn: sqlite3.Connection, mailbox_id: int, subdir: str, mtime: int, own_since: int
+) -> None:
+    """Record the mtime of ``new`` or ``cur`` after a change of our own (no listing)."""
+    sub = "new" if subdir == "new" else "cur"
+    conn.execute(
+        f"UPDATE mailboxes SET {sub}_mtime=?, {sub}_own_since=? WHERE id=?",  # noqa: S608
+        (mtime, own_since, mailbox_id),
+    )
+
+
+def as_json(values: Iterable[int] | Iterable[str]) -> str:
+    """A list as a JSON array, for ``IN (SELECT value FROM json_each(?))``."""
+    return json.dumps(list(values))
+
+
+_NAMES_NEW_SQL = (
+    "SELECT group_concat(name, '/') FROM messages INDEXED BY messages_in_new "
+    "WHERE mailbox_id=? AND in_new = 1"
+)
+"""``in_new = 1`` spelled out so that SQLite uses the partial index ``messages_in_new``."""
+_NAMES_CUR_SQL = "SELECT group_concat(name, '/') FROM messages WHERE mailbox_id=? AND in_new = 0"
+
+
+def names_in(conn: sqlite3.Connection, mailbox_id: int, in_new: bool) -> set[str]:
+    """File names the index holds for ``cur/`` (or ``new/``) of a mailbox, in one query.
+
+    File names never contain ``/``, so one joined string split in C is the cheapest way
+    to move 100,000 names out of SQLite.
+    """
+    (joined,) = conn.execute(_NAMES_NEW_SQL if in_new else _NAMES_CUR_SQL, (mailbox_id,)).fetchone()
+    return set(joined.split("/")) if joined else set()
+
+
+def bases_known(conn: sqlite3.Connection, mailbox_id: int, bases: Iterable[str]) -> set[str]:
+    """Those of ``bases`` that the index already has for this mailbox."""
+    return {
+        b
+        for (b,) in conn.execute(
+            "SELECT base FROM messages WHERE mailbox_id=? "
+            "AND base IN (SELECT value FROM json_each(?))",
+            (mailbox_id, as_json(bases)),
+        )
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,45 +350,53 @@ def message_rows(
             (mailbox_id,),
         ).fetchall()
         return [MessageRow(*row) for row in rows]
-    wanted = sorted(set(uids))
-    out: list[MessageRow] = []
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE mailbox_id=? AND uid IN ({marks}) "  # noqa: S608
-            "ORDER BY uid",
-            (mailbox_id, *chunk),
-        ).fetchall()
-        out.extend(MessageRow(*row) for row in rows)
-    return out
+    rows = conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE mailbox_id=? "  # noqa: S608
+        "AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+        (mailbox_id, as_json(set(uids))),
+    ).fetchall()
+    return [MessageRow(*row) for row in rows]
+
+
+_INSERT_SQL = (
+    f"INSERT INTO messages(mailbox_id, {_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
+)
 
 
 def insert_message(conn: sqlite3.Connection, mailbox_id: int, row: MessageRow) -> None:
-    conn.execute(
-        f"INSERT INTO messages(mailbox_id, {_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
-        (
-            mailbox_id,
-            row.uid,
-            row.base,
-            row.name,
-            int(row.in_new),
-            row.flags,
-            row.keywords,
-            row.modseq,
-            row.size,
-            row.internal_date,
-        ),
+    insert_messages(conn, mailbox_id, [row])
+
+
+def insert_messages(conn: sqlite3.Connection, mailbox_id: int, rows: Iterable[MessageRow]) -> None:
+    conn.executemany(
+        _INSERT_SQL,
+        [
+            (
+                mailbox_id,
+                r.uid,
+                r.base,
+                r.name,
+                int(r.in_new),
+                r.flags,
+                r.keywords,
+                r.modseq,
+                r.size,
+                r.internal_date,
+            )
+            for r in rows
+        ],
     )
 
 
 def delete_messages(conn: sqlite3.Connection, mailbox_id: int, uids: list[int]) -> None:
-    conn.executemany(
-        "DELETE FROM messages WHERE mailbox_id=? AND uid=?", [(mailbox_id, u) for u in uids]
-    )
-    conn.executemany(
-        "DELETE FROM message_meta WHERE mailbox_id=? AND uid=?", [(mailbox_id, u) for u in uids]
-    )
+    """Drop the rows (and cached metadata) of ``uids``: two statements whatever the count."""
+    wanted = as_json(uids)
+    for table in ("messages", "message_meta"):
+        conn.execute(
+            f"DELETE FROM {table} WHERE mailbox_id=? "  # noqa: S608
+            "AND uid IN (SELECT value FROM json_each(?))",
+            (mailbox_id, wanted),
+        )
 
 
 def store_meta(

@@ -58,20 +58,27 @@ def is_maildir(path: Path) -> bool:
 
 
 def make_maildir(path: Path, *, folder: bool) -> None:
-    """Create ``tmp/ new/ cur/`` (and ``maildirfolder`` for a folder) durably."""
+    """Create ``tmp/ new/ cur/`` (and ``maildirfolder`` for a folder) durably.
+
+    Nothing is fsynced when everything already existed (every account open calls this).
+    """
     created = False
     if not path.is_dir():
         path.mkdir(mode=DIR_MODE)
         created = True
+    changed = created
     for sub in SUBDIRS:
         with contextlib.suppress(FileExistsError):
             (path / sub).mkdir(mode=DIR_MODE)
+            changed = True
     if folder:
         marker = path / MAILDIRFOLDER
         if not marker.exists():
             fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
             os.close(fd)
-    fsync_dir(path)
+            changed = True
+    if changed:
+        fsync_dir(path)
     if created:
         fsync_dir(path.parent)
 

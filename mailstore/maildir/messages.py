@@ -20,25 +20,28 @@ from mailstore.maildir.durable import copy_file_durably, write_file_durably
 from mailstore.maildir.filenames import flags_to_letters, format_name, new_basename
 from mailstore.maildir.index import MailboxRow, MessageRow
 from mailstore.maildir.keywords import KeywordMap
-from mailstore.maildir.sync import SyncChanges, crlf_size, dir_mtimes, needs_rescan
+from mailstore.maildir.sync import (
+    SyncChanges,
+    crlf_size,
+    dir_mtimes,
+    needs_rescan,
+    record_own_change,
+)
 from mailstore.message import MessageMeta
 from mailstore.message_parse import parse_message, to_crlf
 from mailstore.types import MailboxSnapshot, MailboxStatus, MessageInfo, QuotaLimits
 
-_SNAPSHOT_SQL = (
-    "SELECT uid, flags, keywords, modseq, size, internal_date FROM messages "
-    "WHERE mailbox_id=? ORDER BY uid"
-)
+_FLAGS = index.FlagCache()
 
 
 def _build_snapshot(ctx: Ctx, row: MailboxRow, first_recent: int) -> MailboxSnapshot:
-    flagset = index.flagset
+    flags = _FLAGS
     info = MessageInfo
-    cursor = ctx.conn.execute(_SNAPSHOT_SQL, (row.id,))
+    cursor = ctx.conn.execute(index.SNAPSHOT_SQL, (row.id,))
     enabled = gc.isenabled()
     gc.disable()  # 100,000 new objects would trigger full collections over all of them
     try:
-        messages = tuple([info(u, flagset(f, k), m, s, d) for u, f, k, m, s, d in cursor])
+        messages = tuple([info(u, flags[f], m, s, d) for u, f, m, s, d in cursor])
     finally:
         if enabled:
             gc.enable()
@@ -182,6 +185,7 @@ def commit_append(
             flagged = bool(prepared.system or prepared.keywords)
             file_name = format_name(prepared.base, letters) if flagged else prepared.base
             dest = file_path(path, file_name, not flagged)
+            before = dir_mtimes(path)
             os.rename(prepared.path, dest)
             try:
                 fsync_dirs(dest.parent)
@@ -201,6 +205,7 @@ def commit_append(
                 index.insert_message(ctx.conn, row.id, message)
                 index.store_meta(ctx.conn, row.id, uid, prepared.header, prepared.structure)
                 index.add_usage(ctx.conn, prepared.size, 1)
+                record_own_change(ctx.conn, row, path, before)
             except BaseException:
                 dest.unlink(missing_ok=True)
                 raise

@@ -22,7 +22,7 @@ from mailstore.maildir.filenames import flags_to_letters, format_name, new_basen
 from mailstore.maildir.index import MailboxRow, MessageRow
 from mailstore.maildir.keywords import KeywordMap
 from mailstore.maildir.messages import check_quota
-from mailstore.maildir.sync import SyncChanges
+from mailstore.maildir.sync import SyncChanges, dir_mtimes, record_own_change
 from mailstore.types import QuotaLimits
 
 _NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK})
@@ -50,17 +50,20 @@ def _insert_copies(
     first = index.take_uids(ctx.conn, dest.id, len(pairs))
     modseq = index.bump_modseq(ctx.conn, dest.id)
     uids = list(range(first, first + len(pairs)))
-    for uid, (r, base, name) in zip(uids, pairs, strict=True):
-        new = MessageRow(
-            uid, base, name, False, r.flags, r.keywords, modseq, r.size, r.internal_date
+    index.insert_messages(
+        ctx.conn,
+        dest.id,
+        [
+            MessageRow(uid, base, name, False, r.flags, r.keywords, modseq, r.size, r.internal_date)
+            for uid, (r, base, name) in zip(uids, pairs, strict=True)
+        ],
+    )
+    if src_id is not None:
+        ctx.conn.executemany(
+            "INSERT OR REPLACE INTO message_meta(mailbox_id, uid, header, structure) "
+            "SELECT ?, ?, header, structure FROM message_meta WHERE mailbox_id=? AND uid=?",
+            [(dest.id, uid, src_id, r.uid) for uid, (r, _, _) in zip(uids, pairs, strict=True)],
         )
-        index.insert_message(ctx.conn, dest.id, new)
-        if src_id is not None:
-            ctx.conn.execute(
-                "INSERT OR REPLACE INTO message_meta(mailbox_id, uid, header, structure) "
-                "SELECT ?, ?, header, structure FROM message_meta WHERE mailbox_id=? AND uid=?",
-                (dest.id, uid, src_id, r.uid),
-            )
     return uids
 
 
@@ -87,6 +90,7 @@ def copy(ctx: Ctx, source: str, dest: str, uids: list[int], limits: QuotaLimits)
         kmap = KeywordMap.load(dest_path)
         pairs: list[tuple[MessageRow, str, str]] = []
         made: list[Path] = []
+        before = dir_mtimes(dest_path)
         try:
             for r in rows:
                 src_file = file_path(src_path, r.name, r.in_new)
@@ -98,6 +102,7 @@ def copy(ctx: Ctx, source: str, dest: str, uids: list[int], limits: QuotaLimits)
             fsync_dirs(dest_path / "cur")
             dest_uids = _insert_copies(ctx, dest_row, pairs, src_row.id)
             index.add_usage(ctx.conn, sum(r.size for r in rows), len(rows))
+            record_own_change(ctx.conn, dest_row, dest_path, before)
         except FileNotFoundError as exc:
             unlink_quietly(made)
             raise StoreError(StoreErrorKind.TEMPORARY, "source message vanished") from exc
@@ -122,6 +127,7 @@ def move(ctx: Ctx, source: str, dest: str, uids: list[int]) -> CopyOutcome:
         }
         pairs: list[tuple[MessageRow, str, str]] = []
         done: list[tuple[Path, Path]] = []
+        before_src, before_dest = dir_mtimes(src_path), dir_mtimes(dest_path)
         try:
             for r in rows:
                 base = r.base if r.base not in taken else new_basename(None, r.size)
@@ -137,6 +143,8 @@ def move(ctx: Ctx, source: str, dest: str, uids: list[int]) -> CopyOutcome:
             dest_uids = _insert_copies(ctx, dest_row, pairs, src_row.id)
             index.bump_modseq(ctx.conn, src_row.id)
             index.delete_messages(ctx.conn, src_row.id, [r.uid for r in rows])
+            record_own_change(ctx.conn, src_row, src_path, before_src)
+            record_own_change(ctx.conn, dest_row, dest_path, before_dest)
         except BaseException as exc:
             for src_file, dest_file in reversed(done):
                 os.rename(dest_file, src_file)
