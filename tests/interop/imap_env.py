@@ -12,10 +12,10 @@ from twisted.internet import endpoints
 
 from mailstore.accounts import AccountDirectory
 from mailstore.maildir.store import MaildirStore
-from mailstore.passwords import Password
 from mailstore.types import INBOX
 from protocols.auth import Authenticator
 from protocols.imap.server import ImapSettings, build_factory
+from tests.interop.stack import build_stack
 
 PASSWORD = "imap secret"
 
@@ -47,16 +47,7 @@ class ImapEnv:
 
 
 def make_env(root: Path, users: tuple[str, ...] = ("alice", "bob")) -> ImapEnv:
-    from twisted.internet import reactor
-
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "passwd").touch()
-    (root / "aliases").touch()
-    accounts = AccountDirectory(root / "passwd", root / "aliases", mail_root=root / "mail")
-    for user in users:
-        accounts.add_user(user, Password(PASSWORD.encode()), rounds=4)
-    store = MaildirStore(accounts, root / "spool")
-    authenticator = Authenticator(accounts, clock=reactor, base_delay=0.1, max_delay=0.2)
+    accounts, store, authenticator = build_stack(root, users, PASSWORD)
     return ImapEnv(root, accounts, store, authenticator)
 
 

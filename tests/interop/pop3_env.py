@@ -13,11 +13,11 @@ from twisted.internet import endpoints
 
 from mailstore.accounts import AccountDirectory
 from mailstore.maildir.store import MaildirStore
-from mailstore.passwords import Password
 from mailstore.types import INBOX
 from protocols.auth import Authenticator
 from protocols.pop3 import Pop3Settings, build_factory
 from protocols.tls import server_context
+from tests.interop.stack import build_stack
 
 PASSWORD = "pop secret"
 
@@ -69,16 +69,7 @@ def ca_file(ca: trustme.CA, path: Path) -> Path:
 
 
 def make_env(root: Path, users: tuple[str, ...] = ("alice", "bob")) -> Pop3Env:
-    from twisted.internet import reactor
-
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "passwd").touch()
-    (root / "aliases").touch()
-    accounts = AccountDirectory(root / "passwd", root / "aliases", mail_root=root / "mail")
-    for user in users:
-        accounts.add_user(user, Password(PASSWORD.encode()), rounds=4)
-    store = MaildirStore(accounts, root / "spool")
-    authenticator = Authenticator(accounts, clock=reactor, base_delay=0.1, max_delay=0.2)
+    accounts, store, authenticator = build_stack(root, users, PASSWORD)
     return Pop3Env(root, accounts, store, authenticator)
 
 
@@ -88,10 +79,10 @@ async def listen(env: Pop3Env, tls_context: Any, settings: Pop3Settings | None =
 
     settings = settings or Pop3Settings(hostname="localhost")
     for implicit in (False, True):
-        factory = build_factory(env.store, env.authenticator, tls_context, settings,
-                                implicit_tls=implicit)
-        port = await endpoints.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
-            factory)
+        factory = build_factory(
+            env.store, env.authenticator, tls_context, settings, implicit_tls=implicit
+        )
+        port = await endpoints.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
         env.ports.append(port)
         if implicit:
             env.tls_port = port.getHost().port
@@ -101,6 +92,7 @@ async def listen(env: Pop3Env, tls_context: Any, settings: Pop3Settings | None =
 
 def sample(n: int, body_lines: int = 3) -> bytes:
     body = b"".join(b"line %d of message %d\r\n" % (i, n) for i in range(body_lines))
-    return (b"From: Bob <bob@example.org>\r\nTo: alice@example.com\r\n"
-            b"Subject: message %d\r\nMessage-ID: <%d@example.org>\r\n\r\n.dot line\r\n" % (n, n)
-            + body)
+    return (
+        b"From: Bob <bob@example.org>\r\nTo: alice@example.com\r\n"
+        b"Subject: message %d\r\nMessage-ID: <%d@example.org>\r\n\r\n.dot line\r\n" % (n, n) + body
+    )
