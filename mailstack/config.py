@@ -66,6 +66,31 @@ class LmtpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmissionConfig:
+    """``[submission]``: the SMTP relay Sieve's redirects, vacation replies and notices go
+    through (an endpoint description; no AUTH, TLS not required: keep it on loopback)."""
+
+    relay: str
+    enabled: bool
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class SieveConfig:
+    """``[sieve]``: per-user script quota (RFC 5804 HAVESPACE) and run-time limits."""
+
+    enabled: bool
+    max_scripts: int
+    max_script_size: int
+    max_total_size: int
+    max_actions: int
+    max_redirects: int
+    redirect_sender: str
+    """``"sender"``: redirects keep the original envelope sender; ``"recipient"``: the
+    redirecting user's address (for sites without SRS)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, with every path absolute."""
 
@@ -80,6 +105,8 @@ class Config:
     imap: ListenConfig
     pop3: ListenConfig
     managesieve: ListenConfig
+    submission: SubmissionConfig
+    sieve: SieveConfig
 
 
 # The schema: section -> key -> (checker, default). A checker turns the TOML value into
@@ -123,6 +150,25 @@ def _endpoints(value: Any) -> tuple[str, ...]:
             'expected a list of endpoint strings such as "tcp:1143:interface=127.0.0.1"'
         )
     return tuple(value)
+
+
+def _relay(value: Any) -> str:
+    text = _string(value)
+    if not text.partition(":")[2]:
+        raise ValueError('expected an endpoint string such as "tcp:127.0.0.1:25"')
+    return text
+
+
+def _positive(value: Any) -> int:
+    if _count(value) == 0:
+        raise ValueError("expected a whole number >= 1")
+    return int(value)
+
+
+def _redirect_sender(value: Any) -> str:
+    if value not in ("sender", "recipient"):
+        raise ValueError('expected "sender" or "recipient"')
+    return str(value)
 
 
 def _delimiter(value: Any) -> str:
@@ -170,6 +216,20 @@ _SECTIONS: dict[str, dict[str, tuple[Checker, Any]]] = {
     },
     "managesieve": {
         "listen": (_endpoints, ["tcp:4190:interface=127.0.0.1"]),
+    },
+    "submission": {
+        "relay": (_relay, "tcp:127.0.0.1:25"),
+        "enabled": (_bool, True),
+        "timeout": (_seconds, 60),
+    },
+    "sieve": {
+        "enabled": (_bool, True),
+        "max_scripts": (_count, 32),
+        "max_script_size": (_size, "256K"),
+        "max_total_size": (_size, "1M"),
+        "max_actions": (_positive, 64),
+        "max_redirects": (_count, 4),
+        "redirect_sender": (_redirect_sender, "sender"),
     },
 }
 
@@ -248,6 +308,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, config_file: Path | Non
         imap=ListenConfig(sections["imap"]["listen"], sections["imap"]["listen_tls"]),
         pop3=ListenConfig(sections["pop3"]["listen"], sections["pop3"]["listen_tls"]),
         managesieve=ListenConfig(sections["managesieve"]["listen"]),
+        submission=SubmissionConfig(**sections["submission"]),
+        sieve=SieveConfig(**sections["sieve"]),
     )
 
 

@@ -62,8 +62,28 @@ def _factory(built: object) -> IProtocolFactory:
 def _lmtp(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
     from mailstore.delivery import LocalDelivery  # type: ignore[import-not-found,unused-ignore]
     from protocols.lmtp import LmtpSettings, build_factory  # type: ignore[import-not-found,unused-ignore]
+    from sieve.ast import SieveLimits
+    from sieve.delivery import SieveDelivery
+    from sieve.filter import SieveFilter
+    from sieve.outgoing import Outgoing, RedirectSender, SubmissionSettings
 
     cfg = rt.config
+    sieve_hook = None
+    if cfg.sieve.enabled:
+        submission = SubmissionSettings(
+            relay=cfg.submission.relay,
+            enabled=cfg.submission.enabled,
+            hostname=cfg.hostname,
+            timeout=cfg.submission.timeout,
+            redirect_sender=RedirectSender(cfg.sieve.redirect_sender),
+        )
+        limits = SieveLimits(
+            max_script_bytes=cfg.sieve.max_script_size or SieveLimits().max_script_bytes,
+            max_actions=cfg.sieve.max_actions,
+            max_redirects=cfg.sieve.max_redirects,
+        )
+        sieve_filter = SieveFilter(limits)
+        sieve_hook = SieveDelivery(rt.accounts, rt.store, sieve_filter, Outgoing(submission))
     delivery = LocalDelivery(
         rt.accounts,
         rt.store,
@@ -71,6 +91,7 @@ def _lmtp(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
         quota_at_rcpt=cfg.lmtp.quota_at_rcpt,
         detail_to_mailbox=cfg.lmtp.detail_to_mailbox,
         duplicate_window=cfg.lmtp.duplicate_window,
+        filter=sieve_hook,
     )
     settings = LmtpSettings(
         hostname=cfg.hostname,
@@ -95,8 +116,24 @@ def _pop3(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
 
 def _managesieve(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
     from protocols.managesieve import ManageSieveSettings, build_factory  # type: ignore[import-not-found,unused-ignore]
+    from sieve.ast import SieveLimits
+    from sieve.storage import SieveQuota
 
-    settings = ManageSieveSettings(allow_plaintext_auth=rt.config.tls.allow_plaintext_auth)
+    cfg = rt.config
+    limits = SieveLimits(
+        max_script_bytes=cfg.sieve.max_script_size or SieveLimits().max_script_bytes,
+        max_actions=cfg.sieve.max_actions,
+        max_redirects=cfg.sieve.max_redirects,
+    )
+    settings = ManageSieveSettings(
+        allow_plaintext_auth=cfg.tls.allow_plaintext_auth,
+        quota=SieveQuota(
+            max_scripts=cfg.sieve.max_scripts,
+            max_script_bytes=cfg.sieve.max_script_size,
+            max_total_bytes=cfg.sieve.max_total_size,
+        ),
+        limits=limits,
+    )
     factory = build_factory(rt.accounts, rt.authenticator, rt.tls_context, settings)
     return _factory(factory)
 

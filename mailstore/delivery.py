@@ -11,7 +11,7 @@ import email.utils
 import enum
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,7 +24,32 @@ if TYPE_CHECKING:  # runtime import not needed: keeps protocols.lmtp importable 
     from mailstore.api import Account, Mailbox, SpoolWriter, Store
 from mailstore.blocking import run_blocking
 from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.routing import (
+    FILTER_VIEW_LIMIT,
+    DeliveryFilter,
+    Filing,
+    MessageView,
+    Routing,
+    Stored,
+    filter_view,
+)
 from mailstore.types import INBOX, AppendResult, QuotaLimits, StagedMessage
+
+__all__ = [
+    "FILTER_VIEW_LIMIT",
+    "DeliveryAgent",
+    "DeliveryEnvelope",
+    "DeliveryFilter",
+    "DeliveryResult",
+    "Filing",
+    "LocalDelivery",
+    "MessageView",
+    "RecipientCheck",
+    "RecipientStatus",
+    "Routing",
+    "Stored",
+    "filter_view",
+]
 
 log = Logger()
 _OPEN_MAILBOXES = 1024
@@ -32,7 +57,6 @@ _OPEN_MAILBOXES = 1024
 MEMORY_STAGING_LIMIT = 256 * 1024
 """Messages up to this size are staged in memory, larger ones stream to the store's spool
 (the same bound as the Maildir spool's own in-memory buffer)."""
-
 
 @dataclass(frozen=True, slots=True)
 class DeliveryEnvelope:
@@ -81,6 +105,9 @@ class DeliveryResult:
     error: StoreErrorKind | None
     duplicate: bool = False
     """True when the copy was suppressed as a duplicate (``ok`` is True then)."""
+    refusal: str | None = None
+    """Set when the recipient's filter refused the message (Sieve ``reject``/``ereject``,
+    RFC 5429 2.1): the reason, which LMTP answers as ``550 5.7.1`` for this recipient."""
 
 
 class DeliveryAgent(Protocol):
@@ -99,24 +126,6 @@ class DeliveryAgent(Protocol):
 
     def discard(self, staged: StagedMessage) -> None:
         """Forget the staged message once every recipient has been delivered."""
-
-
-class DeliveryFilter(Protocol):
-    """THE SIEVE HOOK: decides where one recipient's copy goes.
-
-    Called once per recipient with the mailbox the default rule chose (INBOX, or the
-    ``+detail`` mailbox). Returns the mailboxes to file into, in order; an empty sequence
-    means the message is discarded for this recipient (Sieve ``discard``), which counts
-    as delivered. A mailbox that does not exist falls back to INBOX.
-    """
-
-    async def __call__(
-        self,
-        staged: StagedMessage,
-        envelope: DeliveryEnvelope,
-        recipient: Recipient,
-        default_mailbox: str,
-    ) -> Sequence[str]: ...
 
 
 class _SeenIds:
@@ -145,30 +154,49 @@ class _SeenIds:
 class _MemoryFirstWriter:
     """A ``SpoolWriter`` that keeps a small message in memory and spills a large one to the
     store's spool as it streams. A small message then costs no spool file and no spool fsync:
-    the append's own fsync makes it durable (the 250 still waits for that)."""
+    the append's own fsync makes it durable (the 250 still waits for that).
+
+    With a filter configured, a spilled message's first ``2 * FILTER_VIEW_LIMIT`` octets stay
+    in memory too (trimmed at ``finish`` to the filter's view): the store's spool cannot be
+    read back through the store API."""
 
     def __init__(self, owner: LocalDelivery) -> None:
         self._owner = owner
         self._buffer: list[bytes] | None = []
         self._size = 0
         self._spill: SpoolWriter | None = None
+        self._head: list[bytes] | None = None
+        self._head_size = 0
 
     def write(self, data: bytes) -> None:
         self._size += len(data)
         if self._spill is not None:
+            self._keep_head(data)
             self._spill.write(data)
             return
         assert self._buffer is not None
         self._buffer.append(data)
         if self._size > self._owner.memory_limit:
             self._spill = self._owner.store.spool()
+            if self._owner.filter is not None:
+                self._head = []
             for chunk in self._buffer:
+                self._keep_head(chunk)
                 self._spill.write(chunk)
             self._buffer = None
 
+    def _keep_head(self, data: bytes) -> None:
+        room = 2 * FILTER_VIEW_LIMIT - self._head_size
+        if self._head is not None and room > 0:
+            self._head.append(data[:room])
+            self._head_size += min(room, len(data))
+
     async def finish(self) -> StagedMessage:
         if self._spill is not None:
-            return await self._spill.finish()
+            staged = await self._spill.finish()
+            if self._head is not None:
+                self._owner.remember_view(staged, b"".join(self._head))
+            return staged
         assert self._buffer is not None
         return self._owner.stage_in_memory(b"".join(self._buffer))
 
@@ -176,6 +204,7 @@ class _MemoryFirstWriter:
         if self._spill is not None:
             self._spill.abort()
         self._buffer = None
+        self._head = None
 
 
 class LocalDelivery:
@@ -203,6 +232,7 @@ class LocalDelivery:
         self._seen = _SeenIds(duplicate_window) if duplicate_window > 0 else None
         self._mailboxes: OrderedDict[tuple[str, str], Mailbox] = OrderedDict()
         self._in_memory: dict[str, bytes] = {}
+        self._views: dict[str, bytes] = {}
         self._next_token = 0
         self.memory_limit = MEMORY_STAGING_LIMIT
 
@@ -253,8 +283,21 @@ class LocalDelivery:
         self._in_memory[token] = data
         return StagedMessage(token, len(data))
 
+    def remember_view(self, staged: StagedMessage, head: bytes) -> None:
+        """Keep the filter's view of a message staged in the store's spool."""
+        self._views[staged.token] = filter_view(head, staged.size)
+
+    def view(self, staged: StagedMessage) -> MessageView:
+        """What the filter reads of ``staged`` (see ``FILTER_VIEW_LIMIT``)."""
+        data = self._in_memory.get(staged.token)
+        if data is None:
+            data = self._views.get(staged.token, b"")
+        data = filter_view(data, staged.size)
+        return MessageView(staged, data, complete=len(data) == staged.size)
+
     def discard(self, staged: StagedMessage) -> None:
         """Forget the staged message (the unlink runs in the thread pool, not on the reactor)."""
+        self._views.pop(staged.token, None)
         if self._in_memory.pop(staged.token, None) is not None:
             return
         done = defer.Deferred.fromCoroutine(run_blocking(self.store.discard, staged))
@@ -264,26 +307,77 @@ class LocalDelivery:
         self, staged: StagedMessage, envelope: DeliveryEnvelope, recipient: Recipient
     ) -> DeliveryResult:
         """File one recipient's copy with its own trace headers; OVER_QUOTA and the like
-        come back as ``DeliveryResult(ok=False, error=kind)``, never as exceptions."""
+        come back as ``DeliveryResult(ok=False, error=kind)``, never as exceptions; a filter's
+        refusal as ``DeliveryResult(ok=False, refusal=reason)``."""
         try:
             account = await self.store.account(recipient.user)
             default = await self._default_mailbox(account, recipient)
-            targets: Sequence[str] = [default]
+            routing = Routing((Filing(default),))
             if self.filter is not None:
-                targets = await self.filter(staged, envelope, recipient, default)
+                routing = await self._route(staged, envelope, recipient, default)
+            if routing.refusal is not None:
+                return DeliveryResult(False, None, None, None, refusal=routing.refusal)
             prefix = self.trace_headers(envelope, recipient)
-            result = DeliveryResult(ok=True, mailbox=None, uid=None, error=None)
-            for name in targets:
+            plan: dict[str, tuple[str, ...]] = {}  # mailbox -> flags, in filing order
+            for target in routing.targets:  # a missing mailbox may fall back to a planned one
+                name = await self._target_mailbox(account, target)
+                known = plan.get(name, ())
+                plan[name] = known + tuple(f for f in target.flags if f not in known)
+            results: list[DeliveryResult] = []
+            for name, flags in plan.items():
                 result = await self._append(
-                    account, name, staged, prefix=prefix, message_id=envelope.message_id
+                    account, Filing(name, flags), staged, prefix=prefix,
+                    message_id=envelope.message_id,
                 )
-                if not result.ok:
-                    return result
-            return result
+                results.append(result)
         except StoreError as error:
             log.warn("delivery to {user} failed: {kind} {e}", user=recipient.user,
                      kind=error.kind.value, e=error.detail)
             return DeliveryResult(ok=False, mailbox=None, uid=None, error=error.kind)
+        if routing.after is not None:
+            await self._after(routing.after, account, results, len(prefix), recipient)
+        if not results:
+            return DeliveryResult(ok=True, mailbox=None, uid=None, error=None)
+        return results[-1]
+
+    async def _route(
+        self,
+        staged: StagedMessage,
+        envelope: DeliveryEnvelope,
+        recipient: Recipient,
+        default: str,
+    ) -> Routing:
+        """Ask the filter; a failing filter means the default mailbox (RFC 5228 2.10.6)."""
+        assert self.filter is not None
+        try:
+            answer = await self.filter(self.view(staged), envelope, recipient, default)
+        except Exception:  # noqa: BLE001 - a broken filter must not lose mail
+            log.failure("filter failed for {user}, filing into {mailbox}",
+                        user=recipient.user, mailbox=default)
+            return Routing((Filing(default),))
+        if isinstance(answer, Routing):
+            return answer
+        return Routing(tuple(Filing(name) for name in answer))
+
+    async def _after(
+        self,
+        after: Callable[[Stored], Awaitable[None]],
+        account: Account,
+        results: list[DeliveryResult],
+        prefix_size: int,
+        recipient: Recipient,
+    ) -> None:
+        async def read() -> bytes | None:
+            for result in results:
+                if result.mailbox is not None and result.uid is not None:
+                    box = await self._open(account, result.mailbox)
+                    return await box.read(result.uid, start=prefix_size)
+            return None
+
+        try:
+            await after(Stored(tuple(results), read))
+        except Exception:  # noqa: BLE001 - the mail is stored: log and answer 250
+            log.failure("after-delivery actions failed for {user}", user=recipient.user)
 
     async def _default_mailbox(self, account: Account, recipient: Recipient) -> str:
         detail = recipient.detail
@@ -294,26 +388,48 @@ class LocalDelivery:
     async def _append(
         self,
         account: Account,
-        name: str,
+        target: Filing,
         staged: StagedMessage,
         *,
         prefix: bytes,
         message_id: str | None,
     ) -> DeliveryResult:
-        if name != INBOX and not await account.mailbox_exists(name):
-            name = INBOX
+        name = target.mailbox
         key = (account.user, name, message_id or "")
         now = self._clock()
         check = self._seen is not None and message_id is not None
         if check and self._seen is not None and self._seen.is_duplicate(key, now):
             return DeliveryResult(True, name, None, None, duplicate=True)
-        appended = await self._append_to(account, name, staged, prefix)
+        appended = await self._append_to(account, name, staged, prefix, target.flags)
         if check and self._seen is not None:
             self._seen.remember(key, now)
         return DeliveryResult(ok=True, mailbox=name, uid=appended.uid, error=None)
 
+    async def _target_mailbox(self, account: Account, target: Filing) -> str:
+        """``target.mailbox``, created if asked (RFC 5490 ``:create``); INBOX when it is
+        missing or cannot be created (RFC 5228 4.1 leaves the error to the implementation:
+        the mail is kept)."""
+        name = target.mailbox
+        if name == INBOX or await account.mailbox_exists(name):
+            return name
+        if target.create:
+            try:
+                await account.create_mailbox(name)
+                return name
+            except StoreError as error:
+                if error.kind is StoreErrorKind.ALREADY_EXISTS:
+                    return name
+                log.warn("cannot create {mailbox} for {user}: {kind}", mailbox=name,
+                         user=account.user, kind=error.kind.value)
+        return INBOX
+
     async def _append_to(
-        self, account: Account, name: str, staged: StagedMessage, prefix: bytes
+        self,
+        account: Account,
+        name: str,
+        staged: StagedMessage,
+        prefix: bytes,
+        flags: tuple[str, ...] = (),
     ) -> AppendResult:
         """Append through a cached open mailbox: opening syncs (and commits) the index, which
         costs more than the append itself; a stale handle is reopened once."""
@@ -322,16 +438,24 @@ class LocalDelivery:
         if mailbox is not None:
             self._mailboxes.move_to_end(key)
             try:
-                return await mailbox.append(self._message(staged), prefix=prefix)
+                return await mailbox.append(self._message(staged), prefix=prefix, flags=flags)
             except StoreError as error:
                 if error.kind is not StoreErrorKind.NOT_FOUND:
                     raise
                 del self._mailboxes[key]
+        mailbox = await self._open(account, name)
+        return await mailbox.append(self._message(staged), prefix=prefix, flags=flags)
+
+    async def _open(self, account: Account, name: str) -> Mailbox:
+        key = (account.user, name)
+        mailbox = self._mailboxes.get(key)
+        if mailbox is not None:
+            return mailbox
         mailbox = await account.open_mailbox(name)
         self._mailboxes[key] = mailbox
         while len(self._mailboxes) > _OPEN_MAILBOXES:
             self._mailboxes.popitem(last=False)
-        return await mailbox.append(self._message(staged), prefix=prefix)
+        return mailbox
 
     def _message(self, staged: StagedMessage) -> bytes | StagedMessage:
         return self._in_memory.get(staged.token, staged)

@@ -83,6 +83,22 @@ class R(enum.Enum):
         return Reply(code, enhanced, (f"<{address}> {text}",))
 
 
+REFUSAL_TEXT_LIMIT = 400
+"""Octets of a refusal reason kept in the reply (RFC 5321 4.5.3.1.5: reply lines <= 512)."""
+
+
+def refusal(address: str, reason: str) -> Reply:
+    """``550 5.7.1`` for a recipient whose Sieve script refused the message (RFC 5429 2.1,
+    2.1.1: ``reject``/``ereject`` answered in-protocol over LMTP).
+
+    The reason is the script owner's text, not the client's: it is folded to one line of
+    printable ASCII (anything else becomes ``?``) and cut at ``REFUSAL_TEXT_LIMIT``.
+    """
+    words = " ".join(reason.split())
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in words)[:REFUSAL_TEXT_LIMIT]
+    return Reply(550, "5.7.1", (f"<{address}> {text or 'Message rejected'}",))
+
+
 def greeting(hostname: str) -> Reply:
     """The ``220`` banner (RFC 2033 4.1); RFC 2034 3 exempts it from an enhanced code."""
     return Reply(220, None, (f"{hostname} LMTP ready",))

@@ -30,7 +30,7 @@ from mailstore.delivery import (
 from mailstore.errors import StoreErrorKind
 from protocols.lmtp import commands as c
 from protocols.lmtp.data import ChunkDecoder, DataDecoder, HeaderScanner
-from protocols.lmtp.replies import R, Reply, greeting, lhlo_reply
+from protocols.lmtp.replies import R, Reply, greeting, lhlo_reply, refusal
 
 MIB = 1024 * 1024
 
@@ -198,7 +198,10 @@ class LmtpSession:
         txn, self._txn = self._txn, None
         if txn is not None:
             for accepted, result in zip(txn.recipients, results, strict=True):
-                self._send(self._result_reply(result).with_address(accepted.address))
+                if result.refusal is not None:  # RFC 5429 2.1.1: refused in-protocol
+                    self._send(refusal(accepted.address, result.refusal))
+                else:
+                    self._send(self._result_reply(result).with_address(accepted.address))
         self._run()
         return self._flush()
 

@@ -79,6 +79,14 @@ quota_tempfail = true
         ("hostname = 'two words'", "hostname:"),
         ("data_dir = 7", "data_dir: expected a string"),
         ("[lmtp\n", "not valid TOML"),
+        ("[submission]\nrelay = 'localhost'", "[submission] relay: expected an endpoint"),
+        ("[submission]\nrelay = 25", "[submission] relay: expected a string"),
+        ("[submission]\nenabled = 1", "[submission] enabled: expected true"),
+        ("[submission]\nfrom = 'x'", "[submission] from: unknown key"),
+        ("[sieve]\nmax_scripts = -1", "[sieve] max_scripts: expected a whole number"),
+        ("[sieve]\nmax_script_size = 'big'", "[sieve] max_script_size: not a size"),
+        ("[sieve]\nmax_actions = 0", "[sieve] max_actions: expected a whole number >= 1"),
+        ("[sieve]\nredirect_sender = 'author'", "[sieve] redirect_sender: expected"),
     ],
 )
 def test_errors_name_the_key(tmp_path, text, message):
@@ -91,3 +99,36 @@ def test_errors_name_the_key(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_submission_and_sieve_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None)
+    assert cfg.submission.relay == "tcp:127.0.0.1:25"
+    assert cfg.submission.enabled and cfg.submission.timeout == 60.0
+    assert cfg.sieve.enabled and cfg.sieve.max_scripts == 32
+    assert cfg.sieve.max_script_size == 256 << 10 and cfg.sieve.max_total_size == 1 << 20
+    assert cfg.sieve.max_actions == 64 and cfg.sieve.max_redirects == 4
+    assert cfg.sieve.redirect_sender == "sender"
+
+
+def test_submission_and_sieve_from_file(tmp_path):
+    path = write(
+        tmp_path,
+        """
+[submission]
+relay = "unix:/run/postfix/submit"
+enabled = false
+timeout = 5
+[sieve]
+max_scripts = 3
+max_script_size = "8K"
+max_redirects = 1
+redirect_sender = "recipient"
+""",
+    )
+    cfg = load_config(path)
+    assert cfg.submission.relay == "unix:/run/postfix/submit"
+    assert not cfg.submission.enabled and cfg.submission.timeout == 5.0
+    assert cfg.sieve.max_scripts == 3 and cfg.sieve.max_script_size == 8 << 10
+    assert cfg.sieve.max_redirects == 1 and cfg.sieve.redirect_sender == "recipient"
