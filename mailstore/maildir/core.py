@@ -2,7 +2,8 @@
 
 Every synchronous operation runs through ``AccountCore.call``: under the account's
 ``DeferredLock`` (one SQLite connection per account, used by one thread at a time) in the
-reactor's thread pool (``mailstore.blocking.run_blocking``). OS and SQLite failures are
+reactor's thread pool (``mailstore.blocking.run_blocking``); only message reads skip the
+lock, through a read-only connection (``ReadIndex``). OS and SQLite failures are
 mapped to ``StoreError`` kinds there; the detail goes to the log only.
 """
 
@@ -22,6 +23,8 @@ from mailstore.api import UserDirectory
 from mailstore.changes import ChangeHub
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir.boxes import Ctx
+from mailstore.maildir.index import INDEX_FILE
+from mailstore.maildir.readindex import ReadIndex
 from mailstore.maildir.spool import Spool
 from mailstore.maildir.sync import SyncChanges
 from mailstore.types import ChangeEvent, ChangeKind, QuotaLimits
@@ -63,6 +66,8 @@ class AccountCore:
         self.hub = hub
         self.spool = spool
         self.lock = DeferredLock()
+        self.reader = ReadIndex(ctx.root / INDEX_FILE)
+        """Lock-free lookups for ``Mailbox.read`` (see ``mailstore.maildir.readindex``)."""
         self.closed = False
 
     async def call(
@@ -96,6 +101,7 @@ class AccountCore:
         self.publish(mailbox, ChangeKind.FLAGS, changes.flags)
 
     def close_sync(self) -> None:
+        self.reader.close()
         self.ctx.conn.close()
 
     async def close(self) -> None:

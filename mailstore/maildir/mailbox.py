@@ -1,7 +1,8 @@
 """``mailstore.api.Mailbox`` over one maildir: thin async wrappers over the sync operations.
 
 Each call syncs with the disk as needed, runs under the account lock in the thread
-pool, then publishes what changed (its own changes with the caller's ``origin``, changes
+pool (except ``read``: one lock-free lookup and file read, syncing only on a miss),
+then publishes what changed (its own changes with the caller's ``origin``, changes
 by other programs that the sync found without one).
 """
 
@@ -16,6 +17,7 @@ from mailstore.api import ChangeListener, Unsubscribe
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir import flagops, messages, transfer
 from mailstore.maildir.core import AccountCore
+from mailstore.maildir.layout import mailbox_path
 from mailstore.message import MessageMeta
 from mailstore.names import normalize_name
 from mailstore.types import (
@@ -38,6 +40,8 @@ class MaildirMailbox:
     def __init__(self, core: AccountCore, name: str) -> None:
         self._core = core
         self._name = name
+        self._path = mailbox_path(core.ctx.root, name)
+        """Its directory, for the lock-free ``read`` (pure: no disk access)."""
 
     @property
     def name(self) -> str:
@@ -106,8 +110,23 @@ class MaildirMailbox:
     async def read(self, uid: int, start: int = 0, length: int | None = None) -> bytes:
         """The message with CRLF line ends, or ``[start, start+length)`` of it."""
         core = self._core
+        if core.closed:
+            raise StoreError(StoreErrorKind.TEMPORARY, "store closed")
+        data = await core.unlocked(
+            messages.read_indexed,
+            core.reader,
+            self._path,
+            self._name,
+            uid,
+            start=start,
+            length=length,
+        )
+        if data is not None:
+            return data
+        # not in the index as last committed, or its file was renamed: sync and retry
         for force in (False, True):
-            file, row = await core.call(messages.locate, self._name, uid, force=force)
+            file, row, changes = await core.call(messages.locate, self._name, uid, force=force)
+            core.publish_sync(self._name, changes)
             try:
                 return await core.unlocked(messages.read_file, file, row.size, start, length)
             except StoreError as exc:

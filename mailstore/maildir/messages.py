@@ -20,6 +20,7 @@ from mailstore.maildir.durable import copy_file_durably, write_file_durably
 from mailstore.maildir.filenames import flags_to_letters, format_name, new_basename
 from mailstore.maildir.index import MailboxRow, MessageRow
 from mailstore.maildir.keywords import KeywordMap
+from mailstore.maildir.readindex import ReadIndex
 from mailstore.maildir.sync import (
     SyncChanges,
     crlf_size,
@@ -214,14 +215,35 @@ def commit_append(
     return row, uid, changes
 
 
-def locate(ctx: Ctx, name: str, uid: int, *, force: bool) -> tuple[Path, MessageRow]:
-    """The file of message ``uid`` (after a sync; forced when a read found it gone)."""
+def locate(
+    ctx: Ctx, name: str, uid: int, *, force: bool
+) -> tuple[Path, MessageRow, SyncChanges]:
+    """The file of message ``uid`` after a sync (forced when a read found it gone)."""
     with index.write_transaction(ctx.conn):
-        row, path, _ = resolve(ctx, name, force=force)
+        row, path, changes = resolve(ctx, name, force=force)
         found = index.message_rows(ctx.conn, row.id, [uid])
     if not found:
         raise StoreError(StoreErrorKind.NOT_FOUND, "no such message")
-    return file_path(path, found[0].name, found[0].in_new), found[0]
+    return file_path(path, found[0].name, found[0].in_new), found[0], changes
+
+
+def read_indexed(
+    reader: ReadIndex, path: Path, name: str, uid: int, *, start: int, length: int | None
+) -> bytes | None:
+    """``read_file`` of the file the index last recorded for ``uid`` of mailbox ``name``
+    (directory ``path``), without a sync or the account lock.
+
+    ``None`` when the index has no such message or its file is gone (renamed or removed
+    by another program): the caller then syncs and retries (``locate``).
+    """
+    found = reader.locate(name, uid)
+    if found is None:
+        return None
+    file = file_path(path, found.name, found.in_new)
+    try:
+        return read_file(file, found.size, start, length)
+    except FileNotFoundError:
+        return None
 
 
 def read_file(file: Path, size: int, start: int, length: int | None) -> bytes:
