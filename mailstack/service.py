@@ -27,6 +27,7 @@ from mailstore.maildir.store import MaildirStore
 from mailstore.types import QuotaLimits
 from protocols.auth import Authenticator
 from protocols.tls import TLSConfigError, server_context, wrap_tls
+from sieve.ast import SieveLimits
 
 log = Logger(namespace="mailstack")
 
@@ -59,10 +60,18 @@ def _factory(built: object) -> IProtocolFactory:
     return cast(IProtocolFactory, built)
 
 
+def _sieve_limits(cfg: Config) -> SieveLimits:
+    """``SieveLimits`` from ``[sieve]`` (shared by delivery and ManageSieve)."""
+    return SieveLimits(
+        max_script_bytes=cfg.sieve.max_script_size or SieveLimits().max_script_bytes,
+        max_actions=cfg.sieve.max_actions,
+        max_redirects=cfg.sieve.max_redirects,
+    )
+
+
 def _lmtp(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
-    from mailstore.delivery import LocalDelivery  # type: ignore[import-not-found,unused-ignore]
-    from protocols.lmtp import LmtpSettings, build_factory  # type: ignore[import-not-found,unused-ignore]
-    from sieve.ast import SieveLimits
+    from mailstore.delivery import LocalDelivery
+    from protocols.lmtp import LmtpSettings, build_factory
     from sieve.delivery import SieveDelivery
     from sieve.filter import SieveFilter
     from sieve.outgoing import Outgoing, RedirectSender, SubmissionSettings
@@ -77,12 +86,7 @@ def _lmtp(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
             timeout=cfg.submission.timeout,
             redirect_sender=RedirectSender(cfg.sieve.redirect_sender),
         )
-        limits = SieveLimits(
-            max_script_bytes=cfg.sieve.max_script_size or SieveLimits().max_script_bytes,
-            max_actions=cfg.sieve.max_actions,
-            max_redirects=cfg.sieve.max_redirects,
-        )
-        sieve_filter = SieveFilter(limits)
+        sieve_filter = SieveFilter(_sieve_limits(cfg))
         sieve_hook = SieveDelivery(rt.accounts, rt.store, sieve_filter, Outgoing(submission))
     delivery = LocalDelivery(
         rt.accounts,
@@ -103,7 +107,7 @@ def _lmtp(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
 
 
 def _pop3(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
-    from protocols.pop3 import Pop3Settings, build_factory  # type: ignore[import-not-found,unused-ignore]
+    from protocols.pop3 import Pop3Settings, build_factory
 
     settings = Pop3Settings(
         hostname=rt.config.hostname, allow_plaintext_auth=rt.config.tls.allow_plaintext_auth
@@ -115,16 +119,11 @@ def _pop3(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
 
 
 def _managesieve(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
-    from protocols.managesieve import ManageSieveSettings, build_factory  # type: ignore[import-not-found,unused-ignore]
-    from sieve.ast import SieveLimits
+    from protocols.managesieve import ManageSieveSettings, build_factory
     from sieve.storage import SieveQuota
 
     cfg = rt.config
-    limits = SieveLimits(
-        max_script_bytes=cfg.sieve.max_script_size or SieveLimits().max_script_bytes,
-        max_actions=cfg.sieve.max_actions,
-        max_redirects=cfg.sieve.max_redirects,
-    )
+    limits = _sieve_limits(cfg)
     settings = ManageSieveSettings(
         allow_plaintext_auth=cfg.tls.allow_plaintext_auth,
         quota=SieveQuota(
@@ -139,7 +138,7 @@ def _managesieve(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
 
 
 def _imap(rt: Runtime, implicit_tls: bool) -> IProtocolFactory:
-    from protocols.imap.server import ImapSettings, build_factory  # type: ignore[import-not-found,unused-ignore]
+    from protocols.imap.server import ImapSettings, build_factory
 
     settings = ImapSettings(
         hostname=rt.config.hostname, allow_plaintext_auth=rt.config.tls.allow_plaintext_auth

@@ -110,8 +110,9 @@ def test_mailstackd_starts_logs_listeners_and_stops(tmp_path):
     )
     try:
         server.wait_for("mailstack ready")
-        lines = server.wait_for("listening on")
-        assert any("lmtp listening on 127.0.0.1:" in line for line in lines), lines
+        lines = server.wait_for("listening on", count=6)
+        for protocol in ("lmtp", "imap", "imaps", "pop3", "pop3s", "managesieve"):
+            assert any(f"] {protocol} listening on 127.0.0.1:" in line for line in lines), lines
     finally:
         code = server.stop()
     # twistd re-raises the signal it stopped on, as a well-behaved daemon does.
