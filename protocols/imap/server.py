@@ -247,6 +247,9 @@ class ImapProtocol(Protocol):
             return
         self._closed = True
         self._queue.clear()
+        # Twisted's TLS layer only shuts down once no producer is registered: without this a
+        # LOGOUT over IMAPS/STARTTLS never closes the connection (mbsync waits forever).
+        self._io.unregisterProducer()
         self._io.loseConnection()
         self._release_writer()
 
