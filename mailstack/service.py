@@ -26,7 +26,7 @@ from mailstore.accounts import AccountDirectory
 from mailstore.maildir.store import MaildirStore
 from mailstore.types import QuotaLimits
 from protocols.auth import Authenticator
-from protocols.tls import TLSConfigError, server_context, wrap_tls
+from protocols.tls import TLSConfigError, server_context
 from sieve.ast import SieveLimits
 
 log = Logger(namespace="mailstack")
@@ -208,7 +208,8 @@ def plan_listeners(rt: Runtime) -> list[Listener]:
             for description in plain:
                 listeners.append(Listener(protocol, description, builder(rt, False)))
             for description in implicit:
-                factory = wrap_tls(builder(rt, True), rt.tls_context)
+                # The protocol wraps its own factory in TLS when asked for implicit TLS.
+                factory = builder(rt, True)
                 listeners.append(Listener(protocol + "s", description, factory))
         except ImportError as exc:
             if not _is_missing_protocol(exc, protocol):

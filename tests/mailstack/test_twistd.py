@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import sysconfig
@@ -113,6 +114,14 @@ def test_mailstackd_starts_logs_listeners_and_stops(tmp_path):
         lines = server.wait_for("listening on", count=6)
         for protocol in ("lmtp", "imap", "imaps", "pop3", "pop3s", "managesieve"):
             assert any(f"] {protocol} listening on 127.0.0.1:" in line for line in lines), lines
+        # The implicit-TLS listeners speak TLS once (not twice) with the self-signed pair.
+        context = ssl.create_default_context(cafile=tmp_path / "data" / "tls" / "selfsigned.crt")
+        for protocol, greeting in (("imaps", b"* OK"), ("pop3s", b"+OK")):
+            line = next(x for x in lines if f"] {protocol} listening on" in x)
+            port = int(line.rsplit(":", 1)[1])
+            raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                assert tls.recv(100).startswith(greeting)
     finally:
         code = server.stop()
     # twistd re-raises the signal it stopped on, as a well-behaved daemon does.
