@@ -30,7 +30,6 @@ import imaplib
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from children import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -120,8 +121,7 @@ def serve(base: Path, port_file: Path) -> None:
 
     async def setup() -> None:
         settings = ImapSettings(hostname="bench", allow_plaintext_auth=True)
-        factory = build_factory(store, Authenticator(accounts), None, settings,
-                                implicit_tls=False)
+        factory = build_factory(store, Authenticator(accounts), None, settings, implicit_tls=False)
         make_endpoint: Any = endpoints.TCP4ServerEndpoint
         port = await make_endpoint(the_reactor, 0, interface="127.0.0.1").listen(factory)
         port_file.write_text(str(port.getHost().port))
@@ -152,7 +152,7 @@ def connect(port: int) -> imaplib.IMAP4:
 
 
 def sequence_sets(numbers: list[int], per: int) -> list[str]:
-    return [",".join(map(str, numbers[i:i + per])) for i in range(0, len(numbers), per)]
+    return [",".join(map(str, numbers[i : i + per])) for i in range(0, len(numbers), per)]
 
 
 def measure(port: int, count: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -173,10 +173,12 @@ def measure(port: int, count: int) -> tuple[dict[str, float], dict[str, float]]:
         raise RuntimeError(f"SELECT saw {exists} messages, expected {count}")
     client = connect(port)
     ok(timed("SELECT", lambda: client.select("INBOX")), "SELECT")
-    flags = ok(timed("UID FETCH 1:* (FLAGS)", lambda: client.uid("FETCH", "1:*", "(FLAGS)")),
-               "UID FETCH")
-    envelopes = ok(timed("FETCH 1:* (ENVELOPE)", lambda: client.fetch("1:*", "(ENVELOPE)")),
-                   "FETCH ENVELOPE")
+    flags = ok(
+        timed("UID FETCH 1:* (FLAGS)", lambda: client.uid("FETCH", "1:*", "(FLAGS)")), "UID FETCH"
+    )
+    envelopes = ok(
+        timed("FETCH 1:* (ENVELOPE)", lambda: client.fetch("1:*", "(ENVELOPE)")), "FETCH ENVELOPE"
+    )
     del flags, envelopes
 
     def bodies() -> int:
@@ -191,8 +193,10 @@ def measure(port: int, count: int) -> tuple[dict[str, float], dict[str, float]]:
     extra["MB/s"] = octets / times["FETCH 1:* BODY.PEEK[]"] / 1e6
     found = ok(timed("UID SEARCH TEXT", lambda: client.uid("SEARCH", "TEXT", WORD)), "SEARCH")
     extra["search hits"] = len(found[0].split())
-    ok(timed("STORE 1:* +FLAGS (\\Seen)", lambda: client.store("1:*", "+FLAGS", "(\\Seen)")),
-       "STORE")
+    ok(
+        timed("STORE 1:* +FLAGS (\\Seen)", lambda: client.store("1:*", "+FLAGS", "(\\Seen)")),
+        "STORE",
+    )
 
     def delete_odd() -> None:
         for seqs in sequence_sets(list(range(1, count + 1, 2)), FLAG_CHUNK):
@@ -208,35 +212,11 @@ def measure(port: int, count: int) -> tuple[dict[str, float], dict[str, float]]:
 # -- process handling ---------------------------------------------------------------------
 
 
-def wait_for(path: Path, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 120
-    while not path.exists() or not path.read_text().strip():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)  # our own child's session only
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 # -- the Dovecot side ---------------------------------------------------------------------
@@ -314,8 +294,10 @@ def run_size(tmp: Path, count: int, seed: int) -> None:
     have_dovecot = Path(DOVECOT).exists() and DOVECOT_IMAP.exists()
     if have_dovecot:
         shutil.copytree(maildir, theirs_base / "mail" / USER / "Maildir")
-    print(f"\n{count:,} messages, {octets / 1e6:.1f} MB on disk "
-          f"(built in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"\n{count:,} messages, {octets / 1e6:.1f} MB on disk "
+        f"(built in {time.perf_counter() - started:.1f} s)"
+    )
     time.sleep(SETTLE)
     port_file = tmp / f"port-{count}"
     server = subprocess.Popen(
@@ -323,7 +305,7 @@ def run_size(tmp: Path, count: int, seed: int) -> None:
         start_new_session=True,
     )
     try:
-        wait_for(port_file, server, "mailstack")
+        wait_for(port_file, server, "mailstack", timeout=120)
         ours, ours_extra = measure(int(port_file.read_text()), count)
         rss = peak_rss_mib(server.pid)
     finally:
@@ -345,8 +327,12 @@ def run_size(tmp: Path, count: int, seed: int) -> None:
     print(f"mailstack peak RSS: {rss:.0f} MiB")
 
 
-def print_table(ours: dict[str, float], theirs: dict[str, float],
-                ours_extra: dict[str, float], theirs_extra: dict[str, float]) -> None:
+def print_table(
+    ours: dict[str, float],
+    theirs: dict[str, float],
+    ours_extra: dict[str, float],
+    theirs_extra: dict[str, float],
+) -> None:
     print(f"{'step':30s} {'mailstack s':>12s} {'dovecot s':>10s} {'ratio':>7s}")
     for step in STEPS:
         mine, other = ours[step], theirs.get(step)

@@ -23,7 +23,6 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from children import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,8 +100,7 @@ def build_and_serve(base: Path, count: int, seed: int, port_file: Path) -> None:
         await task.deferLater(reactor, SETTLE, lambda: None)
         await box.snapshot()
         settings = Pop3Settings(hostname="bench", allow_plaintext_auth=True)
-        factory = build_factory(store, Authenticator(accounts), None, settings,
-                                implicit_tls=False)
+        factory = build_factory(store, Authenticator(accounts), None, settings, implicit_tls=False)
         make_endpoint: Any = endpoints.TCP4ServerEndpoint
         endpoint = make_endpoint(reactor, 0, interface="127.0.0.1")
         port = await endpoint.listen(factory)
@@ -191,23 +191,11 @@ def measure(name: str, port: int, rounds: int) -> float:
     best = min(results, key=lambda r: r[2])
     count, octets, seconds = best[0], best[1], best[2]
     rate = count / seconds
-    print(f"{name:10s} {count} messages, {octets / 1e6:.1f} MB in {seconds:.2f} s: "
-          f"{rate:,.0f} messages/s, {octets / seconds / 1e6:.1f} MB/s")
+    print(
+        f"{name:10s} {count} messages, {octets / 1e6:.1f} MB in {seconds:.2f} s: "
+        f"{rate:,.0f} messages/s, {octets / seconds / 1e6:.1f} MB/s"
+    )
     return rate
-
-
-def wait_for(path: Path, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 600
-    while not path.exists() or not path.read_text().strip():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the Dovecot side ---------------------------------------------------------------------
@@ -270,21 +258,11 @@ def start_dovecot(base: Path, maildir: Path) -> tuple[subprocess.Popen[bytes], i
             return proc, port
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                log = (base / "dovecot.log")
+                log = base / "dovecot.log"
                 raise RuntimeError(
                     "dovecot did not start: " + (log.read_text() if log.exists() else "")
                 ) from None
             time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)  # our own child's session only
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def main() -> None:
@@ -301,8 +279,17 @@ def main() -> None:
         base = Path(tmp)
         port_file = base / "port"
         server = subprocess.Popen(
-            [sys.executable, __file__, "--messages", str(args.messages), "--seed",
-             str(args.seed), "--serve", str(base / "mailstack"), str(port_file)],
+            [
+                sys.executable,
+                __file__,
+                "--messages",
+                str(args.messages),
+                "--seed",
+                str(args.seed),
+                "--serve",
+                str(base / "mailstack"),
+                str(port_file),
+            ],
             start_new_session=True,
         )
         try:
