@@ -30,7 +30,6 @@ import imaplib
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from children import free_port, stop, wait_for
+from children import DOVECOT, start_dovecot, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 USER = "alice"
 PASSWORD = "bench-secret"
 WORD = "zanzibar"
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVECOT_IMAP = Path("/usr/lib/dovecot/imap")
 SETTLE = 2.5
 BODY_CHUNK = 10_000
@@ -255,34 +253,6 @@ service anvil {{
 """
 
 
-def start_dovecot(base: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """A private Dovecot over ``base/mail`` (already holding the copied Maildir)."""
-    for sub in ("run", "state"):
-        (base / sub).mkdir(parents=True)
-    base.parent.chmod(0o711)  # the auth process runs as the dovecot user: it must reach users
-    base.chmod(0o711)
-    uid, gid = 65534, 65534  # Dovecot refuses uid 0 for mail users: serve the copy as "nobody"
-    for path in [base / "mail", *(base / "mail").rglob("*")]:
-        os.chown(path, uid, gid)
-    (base / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{base}/mail/{USER}::\n")
-    port = free_port()
-    conf = base / "dovecot.conf"
-    conf.write_text(DOVECOT_CONF.format(base=base, port=port))
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = base / "dovecot.log"
-                raise RuntimeError(
-                    "dovecot did not start: " + (log.read_text() if log.exists() else "")
-                ) from None
-            time.sleep(0.05)
-
-
 # -- one size -----------------------------------------------------------------------------
 
 
@@ -313,7 +283,7 @@ def run_size(tmp: Path, count: int, seed: int) -> None:
     theirs: dict[str, float] = {}
     theirs_extra: dict[str, float] = {}
     if have_dovecot:
-        dovecot, port = start_dovecot(theirs_base)
+        dovecot, port = start_dovecot(theirs_base, DOVECOT_CONF, USER, PASSWORD)
         try:
             theirs, theirs_extra = measure(port, count)
         except (OSError, RuntimeError, imaplib.IMAP4.error):

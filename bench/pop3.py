@@ -20,7 +20,6 @@ logins on loopback, no TLS, for both.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import socket
@@ -31,14 +30,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from children import free_port, stop, wait_for
+from children import DOVECOT, start_dovecot, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 USER = "alice"
 PASSWORD = "bench-secret"
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVECOT_POP3 = Path("/usr/lib/dovecot/pop3")
 SETTLE = 2.5
 """Seconds to wait after the Maildir changed before a timed session (see the docstring)."""
@@ -235,36 +233,6 @@ service anvil {{
 """
 
 
-def start_dovecot(base: Path, maildir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    for sub in ("run", "state"):
-        (base / sub).mkdir(parents=True)
-    base.parent.chmod(0o711)  # the auth process runs as the dovecot user: it must reach users
-    base.chmod(0o711)
-    target = base / "mail" / USER / "Maildir"
-    shutil.copytree(maildir, target, ignore=shutil.ignore_patterns("mailstack-*"))
-    # Dovecot refuses uid 0 for mail users: serve the copy as "nobody"
-    uid, gid = 65534, 65534
-    for path in [base / "mail", *(base / "mail").rglob("*")]:
-        os.chown(path, uid, gid)
-    (base / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{base}/mail/{USER}::\n")
-    port = free_port()
-    conf = base / "dovecot.conf"
-    conf.write_text(DOVECOT_CONF.format(base=base, port=port))
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = base / "dovecot.log"
-                raise RuntimeError(
-                    "dovecot did not start: " + (log.read_text() if log.exists() else "")
-                ) from None
-            time.sleep(0.05)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
@@ -302,7 +270,9 @@ def main() -> None:
             print("dovecot-pop3d not installed: no comparison")
             return
         maildir = base / "mailstack" / "mail" / USER / "Maildir"
-        dovecot, port = start_dovecot(base / "dovecot", maildir)
+        target = base / "dovecot" / "mail" / USER / "Maildir"
+        shutil.copytree(maildir, target, ignore=shutil.ignore_patterns("mailstack-*"))
+        dovecot, port = start_dovecot(base / "dovecot", DOVECOT_CONF, USER, PASSWORD)
         try:
             theirs = measure("dovecot", port, args.rounds)
         except (OSError, RuntimeError):
