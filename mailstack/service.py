@@ -9,7 +9,6 @@ drops privileges) and a port that cannot be bound stops start-up with one line o
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -303,12 +302,3 @@ def build_service(config: Config) -> MailstackService:
     """Everything for ``twistd mailstack`` and ``mailstackd``."""
     runtime = build_runtime(config)
     return MailstackService(runtime, plan_listeners(runtime))
-
-
-def protocol_available(protocol: str) -> bool:
-    """Whether ``protocols.<protocol>`` is present (for ``--help`` and tests)."""
-    try:
-        importlib.import_module(f"protocols.{protocol}")
-    except ImportError:
-        return False
-    return True
