@@ -27,6 +27,7 @@ from protocols.imap.framing import Framer, LiteralTooLarge, NeedContinuation
 from protocols.imap.grammar.writer import serialize_chunks
 from protocols.imap.responses import Condition, ExternalLiteral, Response, StatusResponse
 from protocols.imap.session import ImapSession, ImapSettings, SessionEvent, Wake
+from protocols.sockets import send_promptly
 from protocols.starttls import start_tls
 from protocols.tls import is_secure, wrap_tls
 
@@ -83,6 +84,7 @@ class ImapProtocol(Protocol):
 
     def connectionMade(self) -> None:
         """Greet with ``* OK [CAPABILITY ...]`` (RFC 3501 7.1.1) and start the timer."""
+        send_promptly(self._io)
         peer = self._io.getPeer()
         self.session = ImapSession(
             self.store,

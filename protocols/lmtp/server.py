@@ -42,6 +42,7 @@ from protocols.lmtp.session import (
     WriteSpool,
     new_queue_id,
 )
+from protocols.sockets import send_promptly
 
 log = Logger()
 
@@ -97,6 +98,7 @@ class LmtpProtocol(Protocol):
 
     def connectionMade(self) -> None:
         """Greet and start the idle timer."""
+        send_promptly(self._io)
         peer = self._io.getPeer()
         is_ip = isinstance(peer, IPv4Address | IPv6Address)
         address = f"[{peer.host}]" if is_ip else "unix socket"

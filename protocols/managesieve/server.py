@@ -28,6 +28,7 @@ from protocols.managesieve.session import (
     SessionServices,
     StartTls,
 )
+from protocols.sockets import send_promptly
 from protocols.starttls import start_tls
 from protocols.tls import is_secure
 
@@ -73,6 +74,7 @@ class ManageSieveProtocol(Protocol):
 
     def connectionMade(self) -> None:
         """Send the capability greeting (RFC 5804 §1.7) and start the idle timer."""
+        send_promptly(self._io)
         peer = self._io.getPeer()
         self.session = ManageSieveSession(
             self.settings,

@@ -40,6 +40,7 @@ from protocols.pop3.session import (
     Update,
 )
 from protocols.pop3.streaming import MessageStream, StreamAborted
+from protocols.sockets import send_promptly
 from protocols.starttls import start_tls
 from protocols.tls import is_secure
 
@@ -102,6 +103,7 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
 
     def connectionMade(self) -> None:
         """Build the session (secure already on an implicit-TLS listener) and greet."""
+        send_promptly(self._io)
         self.peer = str(getattr(self._io.getPeer(), "host", "?"))
         secure = is_secure(self._io)
         can_stls = self.tls_context is not None and not secure
