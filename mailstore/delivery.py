@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # runtime import not needed: keeps protocols.lmtp importable 
     from mailstore.api import Account, Mailbox, SpoolWriter, Store
 from mailstore.blocking import run_blocking
 from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.recent_ids import SeenIds
 from mailstore.routing import (
     FILTER_VIEW_LIMIT,
     DeliveryFilter,
@@ -33,6 +34,7 @@ from mailstore.routing import (
     Stored,
     filter_view,
 )
+from mailstore.staging import MEMORY_STAGING_LIMIT, MemoryFirstWriter
 from mailstore.types import INBOX, AppendResult, QuotaLimits, StagedMessage
 
 __all__ = [
@@ -54,9 +56,6 @@ __all__ = [
 log = Logger()
 _OPEN_MAILBOXES = 1024
 """Open mailbox handles kept for delivery (an LRU)."""
-MEMORY_STAGING_LIMIT = 256 * 1024
-"""Messages up to this size are staged in memory, larger ones stream to the store's spool
-(the same bound as the Maildir spool's own in-memory buffer)."""
 
 @dataclass(frozen=True, slots=True)
 class DeliveryEnvelope:
@@ -128,85 +127,6 @@ class DeliveryAgent(Protocol):
         """Forget the staged message once every recipient has been delivered."""
 
 
-class _SeenIds:
-    """Message-IDs delivered recently, per (user, mailbox): an in-memory LRU.
-
-    Limit: per process and lost on restart. The store API has no ``seen_message_ids``
-    facility yet; with one, suppression would survive restarts and span processes.
-    """
-
-    def __init__(self, window: float, capacity: int = 50_000) -> None:
-        self.window = window
-        self.capacity = capacity
-        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
-
-    def is_duplicate(self, key: tuple[str, str, str], now: float) -> bool:
-        seen = self._seen.get(key)
-        return seen is not None and now - seen <= self.window
-
-    def remember(self, key: tuple[str, str, str], now: float) -> None:
-        self._seen[key] = now
-        self._seen.move_to_end(key)
-        while len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
-
-
-class _MemoryFirstWriter:
-    """A ``SpoolWriter`` that keeps a small message in memory and spills a large one to the
-    store's spool as it streams. A small message then costs no spool file and no spool fsync:
-    the append's own fsync makes it durable (the 250 still waits for that).
-
-    With a filter configured, a spilled message's first ``2 * FILTER_VIEW_LIMIT`` octets stay
-    in memory too (trimmed at ``finish`` to the filter's view): the store's spool cannot be
-    read back through the store API."""
-
-    def __init__(self, owner: LocalDelivery) -> None:
-        self._owner = owner
-        self._buffer: list[bytes] | None = []
-        self._size = 0
-        self._spill: SpoolWriter | None = None
-        self._head: list[bytes] | None = None
-        self._head_size = 0
-
-    def write(self, data: bytes) -> None:
-        self._size += len(data)
-        if self._spill is not None:
-            self._keep_head(data)
-            self._spill.write(data)
-            return
-        assert self._buffer is not None
-        self._buffer.append(data)
-        if self._size > self._owner.memory_limit:
-            self._spill = self._owner.store.spool()
-            if self._owner.filter is not None:
-                self._head = []
-            for chunk in self._buffer:
-                self._keep_head(chunk)
-                self._spill.write(chunk)
-            self._buffer = None
-
-    def _keep_head(self, data: bytes) -> None:
-        room = 2 * FILTER_VIEW_LIMIT - self._head_size
-        if self._head is not None and room > 0:
-            self._head.append(data[:room])
-            self._head_size += min(room, len(data))
-
-    async def finish(self) -> StagedMessage:
-        if self._spill is not None:
-            staged = await self._spill.finish()
-            if self._head is not None:
-                self._owner.remember_view(staged, b"".join(self._head))
-            return staged
-        assert self._buffer is not None
-        return self._owner.stage_in_memory(b"".join(self._buffer))
-
-    def abort(self) -> None:
-        if self._spill is not None:
-            self._spill.abort()
-        self._buffer = None
-        self._head = None
-
-
 class LocalDelivery:
     """``DeliveryAgent`` over the account directory and the store (RFC 2033 delivery)."""
 
@@ -229,7 +149,7 @@ class LocalDelivery:
         self.detail_to_mailbox = detail_to_mailbox
         self.filter = filter
         self._clock = clock
-        self._seen = _SeenIds(duplicate_window) if duplicate_window > 0 else None
+        self._seen = SeenIds(duplicate_window) if duplicate_window > 0 else None
         self._mailboxes: OrderedDict[tuple[str, str], Mailbox] = OrderedDict()
         self._in_memory: dict[str, bytes] = {}
         self._views: dict[str, bytes] = {}
@@ -274,10 +194,10 @@ class LocalDelivery:
 
     def spool(self) -> SpoolWriter:
         """A writer that keeps messages up to ``memory_limit`` in memory, else the store's spool."""
-        return _MemoryFirstWriter(self)
+        return MemoryFirstWriter(self)
 
     def stage_in_memory(self, data: bytes) -> StagedMessage:
-        """Stage a small message without a spool file (see ``_MemoryFirstWriter``)."""
+        """Stage a small message without a spool file (see ``MemoryFirstWriter``)."""
         self._next_token += 1
         token = f"memory-{self._next_token}"
         self._in_memory[token] = data
