@@ -39,16 +39,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_tmp(tmp_path: Path, chunks: Iterable[bytes]) -> int:
-    """Create ``tmp_path`` exclusively, write ``chunks``, fsync; the byte count."""
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+def write_staged(path: Path, chunks: Iterable[bytes]) -> int:
+    """Create ``path`` (a new name in a ``tmp/`` directory), write ``chunks``, fsync the
+    contents; the byte count. Removed again on failure.
+
+    Only the contents must be durable here: the file becomes mail when it is renamed into
+    ``new/`` or ``cur/`` and *that* directory is fsynced. ``tmp/`` itself is not synced: a
+    crash can at most leave (or lose) a stray temporary file, never a half message.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     total = 0
-    with open(fd, "wb", closefd=True) as f:
-        for chunk in chunks:
-            f.write(chunk)
-            total += len(chunk)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(fd, "wb", closefd=True) as f:
+            for chunk in chunks:
+                f.write(chunk)
+                total += len(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        raise
     return total
 
 
@@ -87,7 +98,7 @@ def write_file_durably(
     dest = dest_dir / dest_name
     linked = False
     try:
-        total = _write_tmp(tmp_path, chunks)
+        total = write_staged(tmp_path, chunks)
         _link_no_replace(tmp_path, dest)
         linked = True
         fsync_dir(dest_dir)
@@ -146,7 +157,7 @@ def atomic_replace(path: Path, data: bytes) -> None:
     """
     tmp_path = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
-        _write_tmp(tmp_path, [data])
+        write_staged(tmp_path, [data])
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):

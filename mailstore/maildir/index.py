@@ -191,16 +191,27 @@ def set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
     conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
 
+_ADD_USAGE_SQL = (
+    "INSERT INTO meta(key, value) VALUES ('quota_bytes', MAX(0, ?1)), "
+    "('quota_messages', MAX(0, ?2)) ON CONFLICT(key) DO UPDATE SET "
+    "value = MAX(0, value + CASE key WHEN 'quota_bytes' THEN ?1 ELSE ?2 END)"
+)
+
+
 def add_usage(conn: sqlite3.Connection, size: int, count: int) -> None:
-    """Add to the quota usage counters (negative to remove)."""
+    """Add to the quota usage counters (negative to remove; never below zero)."""
     if size or count:
-        set_meta(conn, "quota_bytes", max(0, get_meta(conn, "quota_bytes") + size))
-        set_meta(conn, "quota_messages", max(0, get_meta(conn, "quota_messages") + count))
+        conn.execute(_ADD_USAGE_SQL, (size, count))
 
 
 def usage(conn: sqlite3.Connection) -> tuple[int, int]:
     """(bytes, messages) of the quota usage counters."""
-    return get_meta(conn, "quota_bytes"), get_meta(conn, "quota_messages")
+    found = dict(
+        conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('quota_bytes', 'quota_messages')"
+        ).fetchall()
+    )
+    return int(found.get("quota_bytes", 0)), int(found.get("quota_messages", 0))
 
 
 def get_mailbox(conn: sqlite3.Connection, name: str) -> MailboxRow | None:
@@ -240,19 +251,21 @@ def delete_mailbox_rows(conn: sqlite3.Connection, mailbox_id: int) -> tuple[int,
 
 def bump_modseq(conn: sqlite3.Connection, mailbox_id: int) -> int:
     """Take the next MODSEQ of a mailbox (inside a write transaction)."""
-    conn.execute(
-        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id=?", (mailbox_id,)
-    )
-    row = conn.execute("SELECT highestmodseq FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
+    row = conn.execute(
+        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id=? "
+        "RETURNING highestmodseq",
+        (mailbox_id,),
+    ).fetchone()
     return int(row[0])
 
 
 def take_uids(conn: sqlite3.Connection, mailbox_id: int, count: int) -> int:
     """Reserve ``count`` UIDs (inside a write transaction); the first of them."""
-    row = conn.execute("SELECT uidnext FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
-    first = int(row[0])
-    conn.execute("UPDATE mailboxes SET uidnext=? WHERE id=?", (first + count, mailbox_id))
-    return first
+    row = conn.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + ?1 WHERE id=?2 RETURNING uidnext - ?1",
+        (count, mailbox_id),
+    ).fetchone()
+    return int(row[0])
 
 
 def set_scan_state(

@@ -9,6 +9,7 @@ by other programs that the sync found without one).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 from twisted.logger import Logger
@@ -76,21 +77,19 @@ class MaildirMailbox:
                 source = core.spool.path_of(message)
             except ValueError as exc:
                 raise StoreError(StoreErrorKind.INTERNAL, "bad staged message") from exc
-            size = message.size + len(prefix)
         else:
-            source, size = message, len(message) + len(prefix)
+            source = message
         system, keywords = flagops.split_flags(flags)
-        limits = await core.limits()
-        path = await core.call(messages.prepare_append, self._name, limits, size)
         prepared = await core.unlocked(
             messages.write_message,
-            path,
+            self._path,
             source,
             prefix=prefix,
             system=system,
             keywords=keywords,
             internal_date=internal_date,
         )
+        limits = partial(core.users.quota_limits, core.user)  # looked up in the same hop
         row, uid, changes = await core.call(messages.commit_append, self._name, prepared, limits)
         core.publish_sync(self._name, changes)
         core.publish(self._name, ChangeKind.APPENDED, [uid], origin)

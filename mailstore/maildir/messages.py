@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir import index, metacodec
-from mailstore.maildir.boxes import Ctx, existing_path, file_path, fsync_dirs, resolve
-from mailstore.maildir.durable import copy_file_durably, write_file_durably
+from mailstore.maildir.boxes import Ctx, existing_path, file_path, resolve
+from mailstore.maildir.durable import fsync_dir, write_staged
 from mailstore.maildir.filenames import flags_to_letters, format_name, new_basename
 from mailstore.maildir.index import MailboxRow, MessageRow
 from mailstore.maildir.keywords import KeywordMap
@@ -112,18 +113,13 @@ def status(ctx: Ctx, name: str) -> tuple[MailboxStatus, SyncChanges]:
 
 def check_quota(ctx: Ctx, limits: QuotaLimits, size: int, count: int) -> None:
     """``OVER_QUOTA`` if ``count`` more messages of ``size`` octets would exceed a limit."""
+    if not (limits.storage_bytes or limits.messages):
+        return
     used_bytes, used_count = index.usage(ctx.conn)
     if limits.storage_bytes and used_bytes + size > limits.storage_bytes:
         raise StoreError(StoreErrorKind.OVER_QUOTA, "storage limit")
     if limits.messages and used_count + count > limits.messages:
         raise StoreError(StoreErrorKind.OVER_QUOTA, "message count limit")
-
-
-def prepare_append(ctx: Ctx, name: str, limits: QuotaLimits, size: int) -> Path:
-    """Check that the mailbox exists and the quota allows ``size``; its directory."""
-    path = existing_path(ctx, name)
-    check_quota(ctx, limits, size, 1)
-    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,47 +145,66 @@ def write_message(
     keywords: frozenset[str],
     internal_date: float | None,
 ) -> Prepared:
-    """Write prefix + message durably as ``tmp/<base>`` and parse its metadata."""
-    tmp = path / "tmp"
+    """Write prefix + message as ``tmp/<base>`` of maildir ``path``, contents fsynced, and
+    parse its metadata (no lock needed: the name is unique). A missing maildir surfaces
+    as ``FileNotFoundError`` (``NOT_FOUND``); quota is checked by ``commit_append``."""
     if isinstance(message, Path):
         with open(message, "rb") as f:
-            data = f.read()
-        physical = len(prefix) + len(data)
-        full = prefix + data
+            full = prefix + f.read()
         size = crlf_size(full)
-        base = new_basename(physical, size)
-        copy_file_durably(message, tmp, tmp, base, prefix)
+        base = new_basename(len(full), size)
+        staged = path / "tmp" / base
+        if prefix:
+            write_staged(staged, [full])
+        else:  # a spooled message is durable already: a second name is enough
+            os.link(message, staged)
     else:
         full = prefix + to_crlf(message)
         size = len(full)
         base = new_basename(size, size)
-        write_file_durably(tmp, tmp, base, [full])
+        staged = path / "tmp" / base
+        write_staged(staged, [full])
     if internal_date is not None:
-        os.utime(tmp / base, (internal_date, internal_date))
-    mtime = os.stat(tmp / base).st_mtime
+        os.utime(staged, (internal_date, internal_date))
+    mtime = os.stat(staged).st_mtime
     header, envelope, body = parse_message(full)
     return Prepared(
-        tmp / base, base, size, mtime, system, keywords, header, metacodec.encode(envelope, body)
+        staged, base, size, mtime, system, keywords, header, metacodec.encode(envelope, body)
     )
 
 
 def commit_append(
-    ctx: Ctx, name: str, prepared: Prepared, limits: QuotaLimits
+    ctx: Ctx,
+    name: str,
+    prepared: Prepared,
+    limits: QuotaLimits | Callable[[], QuotaLimits],
 ) -> tuple[MailboxRow, int, SyncChanges]:
-    """Move the prepared file into ``new/`` (``cur/`` if flagged) and give it the next UID."""
+    """Move the prepared file into ``new/`` (``cur/`` if flagged) and give it the next UID.
+
+    The quota is checked here, inside the write transaction that adds the message, so
+    concurrent appends cannot overshoot it; ``limits`` may be a function (the user
+    directory's lookup, blocking) so that the caller needs no thread hop of its own.
+    The prepared file is gone afterwards whatever happens.
+    """
+    moved = False
     try:
+        if callable(limits):
+            limits = limits()
         with index.write_transaction(ctx.conn):
             row, path, changes = resolve(ctx, name)
             check_quota(ctx, limits, prepared.size, 1)
-            kw_letters = KeywordMap.load(path).letters_for(sorted(prepared.keywords))
+            kw_letters = ""
+            if prepared.keywords:
+                kw_letters = KeywordMap.load(path).letters_for(sorted(prepared.keywords))
             letters = flags_to_letters(prepared.system, kw_letters)
             flagged = bool(prepared.system or prepared.keywords)
             file_name = format_name(prepared.base, letters) if flagged else prepared.base
             dest = file_path(path, file_name, not flagged)
             before = dir_mtimes(path)
             os.rename(prepared.path, dest)
+            moved = True
             try:
-                fsync_dirs(dest.parent)
+                fsync_dir(dest.parent)
                 uid = index.take_uids(ctx.conn, row.id, 1)
                 modseq = index.bump_modseq(ctx.conn, row.id)
                 message = MessageRow(
@@ -211,7 +226,8 @@ def commit_append(
                 dest.unlink(missing_ok=True)
                 raise
     finally:
-        prepared.path.unlink(missing_ok=True)
+        if not moved:
+            prepared.path.unlink(missing_ok=True)
     return row, uid, changes
 
 

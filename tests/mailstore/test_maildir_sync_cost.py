@@ -18,6 +18,7 @@ import pytest
 
 from mailstore.maildir import flagops, index, manage, messages, sync, transfer
 from mailstore.maildir.boxes import Ctx
+from mailstore.maildir.layout import mailbox_path
 from mailstore.maildir.sync import SyncChanges
 from mailstore.testing import sample_message
 from mailstore.types import (
@@ -57,10 +58,9 @@ class Env:
         self.offset += sync.DIRTY_WINDOW_NS + 1
 
     def append(self, n: int, flags: frozenset[str] = frozenset()) -> int:
-        path = messages.prepare_append(self.ctx, INBOX, NO_LIMITS, 100)
         prepared = messages.write_message(
-            path, sample_message(n), prefix=b"", system=flags, keywords=frozenset(),
-            internal_date=None,
+            mailbox_path(self.ctx.root, INBOX), sample_message(n), prefix=b"", system=flags,
+            keywords=frozenset(), internal_date=None,
         )
         return messages.commit_append(self.ctx, INBOX, prepared, NO_LIMITS)[1]
 

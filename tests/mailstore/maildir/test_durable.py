@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from mailstore.maildir.durable import (
     copy_file_durably,
     fsync_dir,
     write_file_durably,
+    write_staged,
 )
 
 
@@ -150,3 +152,22 @@ def test_fsync_dir(tmp_path):
     with pytest.raises(NotADirectoryError):
         (tmp_path / "file").write_bytes(b"")
         fsync_dir(tmp_path / "file")
+
+
+def test_write_staged_creates_new_file_only(tmp_path: Path) -> None:
+    staged = tmp_path / "m1"
+    assert write_staged(staged, [b"Subject: x\r\n", b"\r\nbody\r\n"]) == 20
+    assert staged.read_bytes() == b"Subject: x\r\n\r\nbody\r\n"
+    with pytest.raises(FileExistsError):
+        write_staged(staged, [b"other"])
+    assert staged.read_bytes() == b"Subject: x\r\n\r\nbody\r\n"
+
+
+def test_write_staged_removes_file_on_failure(tmp_path: Path) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"part"
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        write_staged(tmp_path / "m1", chunks())
+    assert list(tmp_path.iterdir()) == []
