@@ -169,6 +169,11 @@ class LmtpSession:
         """True while an action's result is awaited (the driver should stop reading)."""
         return self._waiting
 
+    @property
+    def backlog(self) -> int:
+        """Octets received and not processed yet (input that arrived while waiting)."""
+        return len(self._buffer)
+
     def start(self) -> list[Action]:
         """The greeting (RFC 2033 4.1)."""
         return [Send(greeting(self.settings.hostname).to_bytes())]

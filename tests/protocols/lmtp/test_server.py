@@ -14,6 +14,7 @@ from twisted.python.failure import Failure
 
 from mailstore.delivery import RecipientCheck
 from protocols.lmtp import LmtpProtocol, LmtpSettings, build_factory
+from protocols.lmtp.server import PAUSE_BACKLOG
 
 from .fakes import FakeAgent
 from .test_transcripts import connect
@@ -56,11 +57,11 @@ def test_idle_timeout_mid_data_aborts_spool() -> None:
     assert agent.deliveries == []
 
 
-def test_reading_paused_while_agent_works_and_order_kept() -> None:
+def test_input_kept_while_agent_works_and_order_kept() -> None:
     agent = SlowAgent()
     protocol, transport, clock = connect(SETTINGS, agent)
     protocol.dataReceived(START + b"RCPT TO:<bob@example.com>\r\nNOOP\r\n")
-    assert transport.producerState == "paused"
+    assert transport.producerState == "producing"  # a small backlog: reading goes on
     clock.advance(SETTINGS.idle_timeout * 2)  # no idle timeout while the agent works
     assert not transport.disconnecting
     agent.gate.callback(None)
@@ -68,6 +69,20 @@ def test_reading_paused_while_agent_works_and_order_kept() -> None:
     lines = transport.value().split(b"\r\n")
     assert lines[-5:] == [b"250 2.1.0 Sender OK", b"250 2.1.5 Recipient OK",
                           b"250 2.1.5 Recipient OK", b"250 2.0.0 OK", b""]
+
+
+def test_reading_paused_when_backlog_grows_while_agent_works() -> None:
+    agent = SlowAgent()
+    protocol, transport, _clock = connect(SETTINGS, agent)
+    protocol.dataReceived(START)
+    assert transport.producerState == "producing"
+    flood = b"NOOP\r\n" * (PAUSE_BACKLOG // 6 + 1)
+    protocol.dataReceived(flood)
+    assert transport.producerState == "paused"
+    agent.gate.callback(None)
+    assert transport.producerState == "producing"
+    replies = transport.value().split(b"\r\n")
+    assert replies.count(b"250 2.0.0 OK") == PAUSE_BACKLOG // 6 + 1  # every NOOP answered
 
 
 def test_disconnect_while_checking_writes_nothing_more() -> None:
