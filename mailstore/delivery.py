@@ -158,8 +158,11 @@ class LocalDelivery:
 
     async def check_recipient(self, address: str, size_hint: int | None) -> RecipientCheck:
         """Resolve (aliases, ``+detail``) and, if enabled, check quota (RFC 2033 4.2)."""
-        try:  # one trip to the thread pool: both look at the (stat-checked) files
-            recipients, limited = await run_blocking(self._resolve, address)
+        try:  # files checked within the last second: no trip to the thread pool
+            found = self._resolve_recent(address)
+            if found is None:
+                found = await run_blocking(self._resolve, address)
+            recipients, limited = found
         except StoreError as error:
             log.warn("recipient lookup failed for <{rcpt}>: {e}", rcpt=address, e=error.detail)
             return RecipientCheck(RecipientStatus.TEMPORARY_FAILURE, None)
@@ -171,6 +174,15 @@ class LocalDelivery:
                 if status is not None:
                     return RecipientCheck(status, None)
         return RecipientCheck(RecipientStatus.ACCEPTED, recipients[0], tuple(recipients[1:]))
+
+    def _resolve_recent(self, address: str) -> tuple[list[Recipient], list[Recipient]] | None:
+        """``_resolve`` from the account files as recently checked, if they were."""
+        recent = self.accounts.resolve_recent(address)
+        if recent is None:
+            return None
+        recipients, limits = recent
+        unlimited = QuotaLimits()
+        return recipients, [r for r, q in zip(recipients, limits, strict=True) if q != unlimited]
 
     def _resolve(self, address: str) -> tuple[list[Recipient], list[Recipient]]:
         """The recipients, and those of them that have a quota to check (blocking)."""

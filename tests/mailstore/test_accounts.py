@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 
+from mailstore import accounts as accounts_module
 from mailstore import passwords
 from mailstore.accounts import AccountDirectory, UserRecord
 from mailstore.errors import StoreError, StoreErrorKind
@@ -252,6 +253,32 @@ def test_reload_after_change(tmp_path: Path) -> None:
     path.write_bytes(b"erin1:{PLAIN}x\ndave2:{PLAIN}y\n")  # same size as before
     os.utime(path, ns=(st_before.st_atime_ns, st_before.st_mtime_ns + 1))
     assert directory.users() == ["erin1", "dave2"]
+
+
+def test_resolve_recent_trusts_a_check_for_a_second_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = make_directory(
+        tmp_path, b"alice:{PLAIN}x\nbob:{PLAIN}y::::::quota_rule=*:messages=5\n",
+        aliases=b"team: alice, bob\n",
+    )
+    now = [1000.0]
+    monkeypatch.setattr(accounts_module.time, "monotonic", lambda: now[0])
+    assert directory.resolve_recent("alice@example.org") is None  # never checked yet
+    assert [r.user for r in directory.resolve("alice")] == ["alice"]  # checks both files
+    found = directory.resolve_recent("team")
+    assert found is not None
+    recipients, limits = found
+    assert [r.user for r in recipients] == ["alice", "bob"]
+    assert limits == [QuotaLimits(), QuotaLimits(0, 5)]
+    (tmp_path / "users").write_bytes(b"carol:{PLAIN}x\n")
+    found = directory.resolve_recent("carol")  # still trusting the last check
+    assert found is not None and found[0] == []
+    now[0] += accounts_module.RECHECK_SECONDS
+    assert directory.resolve_recent("carol") is None  # due: the caller checks in a thread
+    assert [r.user for r in directory.resolve("carol")] == ["carol"]
+    found = directory.resolve_recent("carol")
+    assert found is not None and [r.user for r in found[0]] == ["carol"]
 
 
 def test_missing_passwd_file_logged_once(tmp_path: Path, log_lines: list[str]) -> None:
