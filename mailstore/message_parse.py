@@ -53,13 +53,16 @@ def to_crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def parse_message(data: bytes) -> tuple[bytes, Envelope, BodyPart]:
+def parse_message(data: bytes, *, crlf: bool = False) -> tuple[bytes, Envelope, BodyPart]:
     """Header block (with its empty line), ENVELOPE and body structure (RFC 3501 7.4.2).
 
     Never raises: malformed MIME is parsed as well as it can be. Bare-LF input is
-    converted with ``to_crlf`` first; all offsets are over the CRLF form.
+    converted with ``to_crlf`` first (skipped when the caller passes ``crlf=True``: it
+    has just converted, and the check reads a big message twice); all offsets are over
+    the CRLF form.
     """
-    data = to_crlf(data)
+    if not crlf:
+        data = to_crlf(data)
     try:
         return parse_crlf(data)
     except Exception:  # noqa: BLE001 - a parser bug must not fail a delivery

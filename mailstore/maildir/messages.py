@@ -158,16 +158,18 @@ def write_message(
             write_staged(staged, [full])
         else:  # a spooled message is durable already: a second name is enough
             os.link(message, staged)
+        is_crlf = size == len(full)
     else:
-        full = prefix + to_crlf(message)
+        full = to_crlf(prefix) + to_crlf(message)
         size = len(full)
         base = new_basename(size, size)
         staged = path / "tmp" / base
         write_staged(staged, [full])
+        is_crlf = True
     if internal_date is not None:
         os.utime(staged, (internal_date, internal_date))
     mtime = os.stat(staged).st_mtime
-    header, envelope, body = parse_message(full)
+    header, envelope, body = parse_message(full, crlf=is_crlf)
     return Prepared(
         staged, base, size, mtime, system, keywords, header, metacodec.encode(envelope, body)
     )
