@@ -53,9 +53,11 @@ def test_tls_connection_forwards_to_tcp(
     factory = ProbeFactory()
     wrapped = TLSMemoryBIOFactory(tls_server_context, False, factory)  # type: ignore[no-untyped-call]
     port = listen(wrapped)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with tls_client_context.wrap_socket(raw, server_hostname="localhost") as tls:
-            assert tls.recv(7) == b"hello\r\n"
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        tls_client_context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.recv(7) == b"hello\r\n"
     assert factory.seen == [True]
 
 
