@@ -29,6 +29,9 @@ from mailstore.types import (
 
 ChangeListener = Callable[[ChangeEvent], None]
 Unsubscribe = Callable[[], None]
+ReadRange = tuple[int, int, int | None]
+"""``(uid, start, length)``: octets ``[start, start+length)`` of a message's CRLF form
+(``length`` None: to its end), one request of ``Mailbox.read_many``."""
 
 
 class UserDirectory(Protocol):
@@ -90,6 +93,14 @@ class Mailbox(Protocol):
 
     async def read(self, uid: int, start: int = 0, length: int | None = None) -> bytes:
         """The message (CRLF line ends) or the byte range ``[start, start+length)`` of it."""
+
+    async def read_many(self, ranges: Sequence[ReadRange]) -> list[bytes | None]:
+        """``read`` of each range, in order, as one call (one trip to the backend).
+
+        None where the message is no longer in the store (RFC 2180 4.1: the caller decides
+        what a vanished message means). Meant for many small reads (FETCH and SEARCH of
+        many messages); the caller bounds the octets asked for at once.
+        """
 
     async def store_flags(
         self,

@@ -8,6 +8,7 @@ to run a coroutine on the reactor). Every test opens stores through the harness,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -148,6 +149,48 @@ class StoreContract:
                 assert await box.read(uid) == msg
             assert await box.read(uids[0], 6, 3) == msgs[0][6:9]
             await _expect(StoreErrorKind.NOT_FOUND, box.read(uids[-1] + 100))
+            await harness.close_all()
+
+        harness.run(body)
+
+    def test_read_many(self, harness: StoreHarness) -> None:
+        async def body() -> None:
+            store = harness.open()
+            _, box = await _inbox(store)
+            msgs = [sample_message(i) for i in range(4)]
+            uids = [(await box.append(m)).uid for m in msgs]
+            assert await box.read_many([]) == []
+            got = await box.read_many([(u, 0, None) for u in reversed(uids)])
+            assert got == list(reversed(msgs))  # in the order asked
+            ranges = [(uids[1], 6, 3), (uids[1], 0, 4), (uids[2], 10, None), (uids[0], 0, 0)]
+            assert await box.read_many(ranges) == [msgs[1][6:9], msgs[1][:4], msgs[2][10:], b""]
+            await box.store_flags([uids[1]], FlagMode.ADD, [DELETED])
+            await box.expunge()
+            missing = uids[-1] + 100
+            got = await box.read_many([(uids[0], 0, None), (uids[1], 0, None), (missing, 0, 5)])
+            assert got == [msgs[0], None, None]  # gone or never there: None, no error
+            await harness.close_all()
+
+        harness.run(body)
+
+    def test_snapshot_follows_every_change(self, harness: StoreHarness) -> None:
+        async def body() -> None:
+            store = harness.open()
+            _, box = await _inbox(store)
+            uids = [(await box.append(sample_message(i))).uid for i in range(3)]
+            first = await box.snapshot(claim_recent=True)
+            assert await box.snapshot(claim_recent=True) == dataclasses.replace(
+                first, first_recent_uid=first.uidnext
+            )  # unchanged, and nothing left to claim
+            await box.store_flags([uids[0]], FlagMode.ADD, [FLAGGED])
+            assert FLAGGED in (await box.snapshot()).messages[0].flags
+            await box.store_flags([uids[1]], FlagMode.ADD, [DELETED])
+            await box.expunge()
+            assert [m.uid for m in (await box.snapshot()).messages] == [uids[0], uids[2]]
+            new = (await box.append(sample_message(9))).uid
+            snap = await box.snapshot(claim_recent=True)
+            assert [m.uid for m in snap.messages] == [uids[0], uids[2], new]
+            assert snap.first_recent_uid == new
             await harness.close_all()
 
         harness.run(body)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from mailstore.api import ChangeListener, Unsubscribe
+from mailstore.api import ChangeListener, ReadRange, Unsubscribe
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir import flagops, messages, transfer
 from mailstore.maildir.core import AccountCore
@@ -50,7 +50,10 @@ class MaildirMailbox:
 
     async def snapshot(self, *, claim_recent: bool = False) -> MailboxSnapshot:
         """Sync and return the state (RFC 3501 6.3.1 SELECT; RFC 7162 HIGHESTMODSEQ)."""
-        snap, changes = await self._core.call(messages.snapshot, self._name, claim_recent)
+        core = self._core
+        snap, changes = await core.call(
+            messages.snapshot, self._name, claim_recent, core.reader.snapshots
+        )
         self._core.publish_sync(self._name, changes)
         return snap
 
@@ -132,6 +135,37 @@ class MaildirMailbox:
                 if exc.kind is not StoreErrorKind.NOT_FOUND:
                     raise
         raise StoreError(StoreErrorKind.NOT_FOUND, "message file vanished")
+
+    async def read_many(self, ranges: Sequence[ReadRange]) -> list[bytes | None]:
+        """Many ``read``s with one lock-free index query and one thread hop.
+
+        Misses (a file renamed or removed by another program since the index last saw it)
+        are retried together after one sync, then after one forced sync: never a sync per
+        message, however many of them vanished.
+        """
+        core = self._core
+        if core.closed:
+            raise StoreError(StoreErrorKind.TEMPORARY, "store closed")
+        wanted = list(ranges)
+        if not wanted:
+            return []
+        out = await core.unlocked(
+            messages.read_indexed_many, core.reader, self._path, self._name, wanted
+        )
+        missing = [i for i, data in enumerate(out) if data is None]
+        for force in (False, True):
+            if not missing:
+                break
+            uids = sorted({wanted[i][0] for i in missing})
+            files, changes = await core.call(messages.locate_many, self._name, uids, force=force)
+            core.publish_sync(self._name, changes)
+            # not in the index after a sync: gone (as ``read``); in it: read again
+            missing = [i for i in missing if wanted[i][0] in files]
+            retried = await core.unlocked(messages.read_files, files, [wanted[i] for i in missing])
+            for i, data in zip(missing, retried, strict=True):
+                out[i] = data
+            missing = [i for i in missing if out[i] is None]
+        return out
 
     async def store_flags(
         self,

@@ -11,17 +11,24 @@ since then is not found; the caller then falls back to the synced path under the
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir.index import BUSY_TIMEOUT_MS
+from mailstore.types import MessageInfo
 
 _LOCATE_SQL = (
     "SELECT m.name, m.in_new, m.size FROM mailboxes b JOIN messages m "
     "ON m.mailbox_id = b.id WHERE b.name=? AND m.uid=?"
+)
+_LOCATE_MANY_SQL = (
+    "SELECT m.uid, m.name, m.in_new, m.size FROM mailboxes b JOIN messages m "
+    "ON m.mailbox_id = b.id WHERE b.name=? AND m.uid IN (SELECT value FROM json_each(?))"
 )
 
 
@@ -42,6 +49,9 @@ class ReadIndex:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self.snapshots: dict[str, tuple[tuple[int, int, int, int], tuple[MessageInfo, ...]]] = {}
+        """The last message list of each mailbox, for ``messages.snapshot`` (it is only
+        used under the account lock, by one thread at a time)."""
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -63,6 +73,13 @@ class ReadIndex:
         with self._lock:
             row = self._connection().execute(_LOCATE_SQL, (mailbox, uid)).fetchone()
         return None if row is None else Located(str(row[0]), bool(row[1]), int(row[2]))
+
+    def locate_many(self, mailbox: str, uids: Iterable[int]) -> dict[int, Located]:
+        """``locate`` for many UIDs in one query: those the index knows (blocking)."""
+        wanted = json.dumps(sorted(set(uids)))
+        with self._lock:
+            rows = self._connection().execute(_LOCATE_MANY_SQL, (mailbox, wanted)).fetchall()
+        return {int(u): Located(str(n), bool(i), int(s)) for u, n, i, s in rows}
 
     def close(self) -> None:
         """Close the connection; later lookups raise ``TEMPORARY`` (blocking)."""

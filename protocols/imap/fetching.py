@@ -3,9 +3,14 @@
 FLAGS, INTERNALDATE, RFC822.SIZE, UID and MODSEQ (RFC 7162 3.1.4.1) come from the view
 (``SelectedMailbox.info``); ENVELOPE, BODY and BODYSTRUCTURE from the ``MessageMeta`` the
 store cached at save time; body sections (RFC 3501 6.4.5 ``BODY[section]<partial>``) are
-located in the MIME tree by their byte offsets and read as ranges with ``Mailbox.read`` —
-nothing is ever reparsed. ``HEADER`` and ``HEADER.FIELDS`` of the message itself are
-served from the cached header block without touching the file.
+located in the MIME tree by their byte offsets — nothing is ever reparsed. ``HEADER`` and
+``HEADER.FIELDS`` of the message itself are served from the cached header block without
+touching the file.
+
+``FetchPlanner.plan`` makes each message's response without any I/O: what must be read is
+left as ``PendingRead`` ranges, which the FETCH handler reads for many messages at once
+(``Mailbox.read_many``: one trip to the store per batch, not one per message) before
+``PlannedFetch.complete`` fills them in.
 
 Section data at or above ``STREAM_THRESHOLD`` octets is not read here: it becomes an
 ``ExternalLiteral`` whose ``source`` is a ``MessageRange`` that the transport reads in
@@ -15,7 +20,7 @@ chunks while writing (``MessageRange.chunks``), so a big body never sits whole i
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from mailstore.api import Mailbox
@@ -236,115 +241,184 @@ def _partial(length: int, partial: tuple[int, int] | None) -> tuple[int, int]:
     return origin, min(count, length - origin)
 
 
-# -- computing items ---------------------------------------------------------------------
+# -- planning a message's response -------------------------------------------------------
 
 
-async def section_data(
-    mailbox: Mailbox,
-    uid: int,
-    source: SectionSource,
-    partial: tuple[int, int] | None,
-    threshold: int = STREAM_THRESHOLD,
-) -> bytes | ExternalLiteral | None:
-    """The octets of a located section, cut by ``partial``; ranges of ``threshold`` octets
-    or more become ``ExternalLiteral``s read later by the transport."""
-    if source is None:
-        return None
-    if isinstance(source, FieldsOf):
-        span = source.span
-        block = await mailbox.read(uid, span.start, span.end - span.start)
-        source = filter_header(block, source.names, exclude=source.exclude)
-    if isinstance(source, bytes):
-        offset, length = _partial(len(source), partial)
-        return source[offset : offset + length]
-    offset, length = _partial(max(0, source.end - source.start), partial)
-    if length == 0:
-        return b""
-    start = source.start + offset
-    if length >= threshold:
-        return ExternalLiteral(length, MessageRange(mailbox, uid, start, length))
-    return await mailbox.read(uid, start, length)
+@dataclass(frozen=True, slots=True)
+class PendingRead:
+    """A section of one message whose octets the batch reads (``Mailbox.read_many``).
+
+    ``fields`` set: the octets are a header block to filter (HEADER.FIELDS of a part),
+    then cut by ``partial``.
+    """
+
+    slot: int
+    name: bytes
+    start: int
+    length: int
+    fields: FieldsOf | None = None
+    partial: tuple[int, int] | None = None
+
+    def finish(self, octets: bytes) -> bytes:
+        """The section data made of the octets read."""
+        if self.fields is None:
+            return octets
+        block = filter_header(octets, self.fields.names, exclude=self.fields.exclude)
+        offset, length = _partial(len(block), self.partial)
+        return block[offset : offset + length]
 
 
-async def _body_item(
-    mailbox: Mailbox,
-    info: MessageInfo,
-    meta: MessageMeta | None,
-    item: BodySection,
-    threshold: int,
-) -> SectionItem:
-    source: SectionSource
-    if item.section == _WHOLE:
-        source = Span(0, info.size)
-    elif meta is None:
-        raise LookupError(info.uid)
-    else:
-        source = section_source(meta, item.section)
-    data = await section_data(mailbox, info.uid, source, item.partial, threshold)
-    return SectionItem(item.response_name(), data)
+@dataclass(slots=True)
+class PlannedFetch:
+    """One ``* n FETCH`` whose values are known except the sections still to be read."""
+
+    uid: int
+    seq: int
+    values: list[FetchValue]
+    reads: list[PendingRead]
+
+    @property
+    def octets(self) -> int:
+        """Octets the reads will bring."""
+        return sum(r.length for r in self.reads)
+
+    def complete(self, data: Sequence[bytes]) -> FetchData:
+        """The response, with ``data[i]`` the octets of ``reads[i]``."""
+        values = self.values
+        for read, octets in zip(self.reads, data, strict=True):
+            values[read.slot] = SectionItem(read.name, read.finish(octets))
+        return FetchData(self.seq, tuple(values))
 
 
-def _simple_item(
-    sel: SelectedMailbox, info: MessageInfo, meta: MessageMeta | None, item: FetchAttr
-) -> FetchValue:
-    if item is FetchAttr.UID:
-        return UidItem(info.uid)
-    if item is FetchAttr.FLAGS:
-        return FlagsItem(sel.flags_with_recent(info.uid))
-    if item is FetchAttr.INTERNALDATE:
-        return InternalDateItem(info.internal_date)
-    if item is FetchAttr.RFC822_SIZE:
-        return SizeItem(info.size)
-    if item is FetchAttr.MODSEQ:
-        return ModSeqItem(info.modseq)
+_FLAGS_ITEMS: dict[tuple[str, ...], FlagsItem] = {}
+
+
+def _flags_item(flags: tuple[str, ...]) -> FlagsItem:
+    """A shared ``FlagsItem`` per flag list (a mailbox has few distinct ones)."""
+    item = _FLAGS_ITEMS.get(flags)
+    if item is None:
+        if len(_FLAGS_ITEMS) >= 4096:
+            _FLAGS_ITEMS.clear()
+        item = _FLAGS_ITEMS[flags] = FlagsItem(flags)
+    return item
+
+
+class FetchPlanner:
+    """Plans the response of each message of one FETCH command (RFC 3501 6.4.5, 7.4.2).
+
+    ``with_uid`` adds UID (UID FETCH, RFC 3501 6.4.8); ``with_flags`` adds FLAGS to the
+    messages whose ``\\Seen`` the fetch itself set; ``with_modseq`` adds MODSEQ (always:
+    CHANGEDSINCE; with FLAGS: CONDSTORE); sections of ``threshold`` octets or more are
+    streamed (``ExternalLiteral``), smaller ones are left for the batch to read.
+    """
+
+    def __init__(
+        self,
+        sel: SelectedMailbox,
+        items: Sequence[FetchItem],
+        *,
+        with_uid: bool = False,
+        with_modseq: bool = False,
+        modseq_if_flagged: bool = False,
+        threshold: int = STREAM_THRESHOLD,
+    ) -> None:
+        self.sel = sel
+        self.threshold = threshold
+        wanted: list[FetchItem] = list(items)
+        if with_uid and FetchAttr.UID not in wanted:
+            wanted.insert(0, FetchAttr.UID)
+        flagged = list(wanted)
+        if FetchAttr.FLAGS not in flagged:
+            flagged.append(FetchAttr.FLAGS)
+        for group, add in ((wanted, with_modseq), (flagged, with_modseq or modseq_if_flagged)):
+            if add and FetchAttr.MODSEQ not in group:
+                group.append(FetchAttr.MODSEQ)
+        self._wanted = tuple(map(_step, wanted))
+        self._flagged = tuple(map(_step, flagged))
+
+    def plan(self, uid: int, meta: MessageMeta | None, *, flagged: bool = False) -> PlannedFetch:
+        """The response of ``uid`` (``flagged``: its ``\\Seen`` was just set).
+
+        Raises ``LookupError`` when the message left the view, or ``meta`` is needed but
+        missing (the message left the store).
+        """
+        sel = self.sel
+        seq = sel.seq_of(uid)
+        if seq is None:
+            raise LookupError(uid)
+        info = sel.info(uid)
+        values: list[FetchValue] = []
+        reads: list[PendingRead] = []
+        for simple, section, name in self._flagged if flagged else self._wanted:
+            if simple is not None:
+                values.append(simple(sel, info, meta))
+                continue
+            assert section is not None
+            value, read = self._section(info, meta, section, name, len(values))
+            values.append(value)
+            if read is not None:
+                reads.append(read)
+        return PlannedFetch(uid, seq, values, reads)
+
+    def _section(
+        self, info: MessageInfo, meta: MessageMeta | None, item: BodySection, name: bytes, slot: int
+    ) -> tuple[SectionItem, PendingRead | None]:
+        """The section's value; a placeholder and the read that fills it in ``slot`` when
+        its octets are to be read by the batch."""
+        source: SectionSource
+        if item.section == _WHOLE:
+            source = Span(0, info.size)
+        elif meta is None:
+            raise LookupError(info.uid)
+        else:
+            source = section_source(meta, item.section)
+        if isinstance(source, FieldsOf):
+            span = source.span
+            length = max(0, span.end - span.start)
+            read = PendingRead(slot, name, span.start, length, source, item.partial)
+            return SectionItem(name, None), read
+        if source is None:
+            return SectionItem(name, None), None
+        if isinstance(source, bytes):
+            offset, length = _partial(len(source), item.partial)
+            return SectionItem(name, source[offset : offset + length]), None
+        offset, length = _partial(max(0, source.end - source.start), item.partial)
+        start = source.start + offset
+        if length == 0:
+            return SectionItem(name, b""), None
+        if length >= self.threshold:
+            stream = MessageRange(self.sel.mailbox, info.uid, start, length)
+            return SectionItem(name, ExternalLiteral(length, stream)), None
+        return SectionItem(name, None), PendingRead(slot, name, start, length)
+
+
+def _need(meta: MessageMeta | None, info: MessageInfo) -> MessageMeta:
     if meta is None:
         raise LookupError(info.uid)
-    if item is FetchAttr.ENVELOPE:
-        return EnvelopeItem(meta.envelope)
-    return BodyStructureItem(meta.body, extended=item is FetchAttr.BODYSTRUCTURE)
+    return meta
 
 
-async def fetch_message(
-    sel: SelectedMailbox,
-    uid: int,
-    items: Sequence[FetchItem],
-    meta: MessageMeta | None,
-    *,
-    with_uid: bool = False,
-    with_flags: bool = False,
-    with_modseq: bool = False,
-    threshold: int = STREAM_THRESHOLD,
-) -> FetchData:
-    """``* n FETCH (...)`` for one message of the view (RFC 3501 7.4.2).
+SimpleItem = Callable[[SelectedMailbox, MessageInfo, MessageMeta | None], FetchValue]
+_SIMPLE: dict[FetchAttr, SimpleItem] = {
+    FetchAttr.UID: lambda sel, info, meta: UidItem(info.uid),
+    FetchAttr.FLAGS: lambda sel, info, meta: _flags_item(sel.flags_with_recent(info.uid)),
+    FetchAttr.INTERNALDATE: lambda sel, info, meta: InternalDateItem(info.internal_date),
+    FetchAttr.RFC822_SIZE: lambda sel, info, meta: SizeItem(info.size),
+    FetchAttr.MODSEQ: lambda sel, info, meta: ModSeqItem(info.modseq),
+    FetchAttr.ENVELOPE: lambda sel, info, meta: EnvelopeItem(_need(meta, info).envelope),
+    FetchAttr.BODY: lambda sel, info, meta: BodyStructureItem(_need(meta, info).body, False),
+    FetchAttr.BODYSTRUCTURE: lambda sel, info, meta: BodyStructureItem(_need(meta, info).body),
+}
+"""How each non-section item is made from the view (and metadata): chosen once per command."""
 
-    ``with_uid`` adds UID (UID FETCH, RFC 3501 6.4.8); ``with_flags`` adds FLAGS (the
-    implicit ``\\Seen`` changed them); ``with_modseq`` adds MODSEQ (CHANGEDSINCE, or FLAGS
-    under CONDSTORE); sections of ``threshold`` octets or more are streamed. Raises
-    ``LookupError`` when ``meta`` is needed but missing (the message left the store),
-    ``StoreError`` when a read fails.
-    """
-    info = sel.info(uid)
-    seq = sel.seq_of(uid)
-    if seq is None:
-        raise LookupError(uid)
-    wanted: list[FetchItem] = list(items)
-    if with_uid and FetchAttr.UID not in wanted:
-        wanted.insert(0, FetchAttr.UID)
-    if with_flags and FetchAttr.FLAGS not in wanted:
-        wanted.append(FetchAttr.FLAGS)
-    if with_modseq and FetchAttr.MODSEQ not in wanted:
-        wanted.append(FetchAttr.MODSEQ)
-    values: list[FetchValue] = []
-    for item in wanted:
-        if isinstance(item, BodySection):
-            values.append(await _body_item(sel.mailbox, info, meta, item, threshold))
-        elif item in _RFC822_SECTIONS:
-            body = BodySection(_RFC822_SECTIONS[item], peek=True)
-            got = await _body_item(sel.mailbox, info, meta, body, threshold)
-            values.append(SectionItem(item.value.encode(), got.data))
-        else:
-            values.append(_simple_item(sel, info, meta, item))
-    return FetchData(seq, tuple(values))
+
+def _step(item: FetchItem) -> tuple[SimpleItem | None, BodySection | None, bytes]:
+    """(maker of a simple item) or (the body section to locate and its response name)."""
+    if isinstance(item, BodySection):
+        return None, item, item.response_name()
+    if item in _RFC822_SECTIONS:
+        return None, BodySection(_RFC822_SECTIONS[item], peek=True), item.value.encode()
+    return _SIMPLE[item], None, b""
 
 
 def unseen(sel: SelectedMailbox, uids: Iterable[int]) -> list[int]:

@@ -28,10 +28,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from twisted.internet import defer
-
 from mailstore.blocking import run_blocking
-from mailstore.errors import StoreError
 from mailstore.message import MessageMeta
 from mailstore.types import SEEN, MessageInfo
 from protocols.imap import commands as c
@@ -60,8 +57,10 @@ from protocols.imap.responses import ESearchData, Response, SearchData
 from protocols.imap.selected import SelectedMailbox
 
 META_BATCH = 500
-READ_BATCH = 64
-"""Messages read concurrently for BODY/TEXT."""
+READ_BATCH = 256
+"""Most messages read for BODY/TEXT with one ``Mailbox.read_many``."""
+READ_BUDGET = 4 * 1024 * 1024
+"""Octets read with one ``Mailbox.read_many`` (a bigger message is read alone)."""
 _BODY_FIELDS = frozenset({TextField.BODY, TextField.TEXT})
 
 Tri = bool | None
@@ -238,6 +237,12 @@ def needs_meta(key: SearchKey) -> bool:
     )
 
 
+def _needs_body_start(key: SearchKey) -> bool:
+    """True if ``key`` has a BODY key: where the header ends must be exact (metadata);
+    for TEXT the header and body are searched alike (the blank line found is enough)."""
+    return any(isinstance(k, SearchText) and k.field is TextField.BODY for k in _walk(key))
+
+
 def _all(values: Iterator[Tri]) -> Tri:
     result: Tri = True
     for value in values:
@@ -359,24 +364,40 @@ def _simple(kind: SimpleKey, cand: Candidate) -> bool:
 async def _resolve_unknown(
     sel: SelectedMailbox, key: SearchKey, ctx: _Context, unknown: list[Candidate]
 ) -> list[int]:
-    """Read the messages BODY/TEXT depends on and finish their evaluation in a thread."""
+    """Read the messages BODY/TEXT depends on and finish their evaluation in a thread.
+
+    Messages are read in batches (one ``read_many``: one trip to the store for many
+    messages) and each batch is matched in the thread pool, where the case folding and
+    MIME decoding cost no reactor time.
+    """
     matched: list[int] = []
-    for start in range(0, len(unknown), READ_BATCH):
-        batch = unknown[start : start + READ_BATCH]
-        reads = [defer.Deferred.fromCoroutine(_read(sel, cand)) for cand in batch]
-        await defer.gatherResults(reads, consumeErrors=True)
-        readable = [cand for cand in batch if cand.text is not None]
+    for batch in _read_batches(unknown):
+        got = await sel.mailbox.read_many([(cand.info.uid, 0, None) for cand in batch])
+        readable: list[Candidate] = []
+        for cand, data in zip(batch, got, strict=True):
+            if data is None:
+                continue  # gone from the store (RFC 2180 4.3): it matches no text
+            header_end = cand.meta.body.body_start if cand.meta is not None else None
+            cand.text = MessageText(data, header_end)
+            readable.append(cand)
         matched.extend(await run_blocking(_finish, key, ctx, readable))
+        for cand in readable:
+            cand.text = None  # only one batch of message text is held at a time
     return matched
 
 
-async def _read(sel: SelectedMailbox, cand: Candidate) -> None:
-    try:
-        data = await sel.mailbox.read(cand.info.uid)
-    except StoreError:
-        return  # gone from the store (RFC 2180 4.3): it matches no text
-    header_end = cand.meta.body.body_start if cand.meta is not None else None
-    cand.text = MessageText(data, header_end)
+def _read_batches(cands: list[Candidate]) -> Iterator[list[Candidate]]:
+    """``cands`` in batches of at most ``READ_BATCH`` messages and about ``READ_BUDGET`` octets."""
+    batch: list[Candidate] = []
+    octets = 0
+    for cand in cands:
+        if batch and (len(batch) >= READ_BATCH or octets + cand.info.size > READ_BUDGET):
+            yield batch
+            batch, octets = [], 0
+        batch.append(cand)
+        octets += cand.info.size
+    if batch:
+        yield batch
 
 
 def _finish(key: SearchKey, ctx: _Context, cands: list[Candidate]) -> list[int]:
@@ -404,7 +425,7 @@ async def search(sel: SelectedMailbox, key: SearchKey) -> SearchResult:
             elif value:
                 matched.append(uid)
     if unknown:
-        if not with_meta:
+        if not with_meta and _needs_body_start(key):
             await _load_meta(sel, unknown)
         matched.extend(await _resolve_unknown(sel, key, ctx, unknown))
         matched.sort()

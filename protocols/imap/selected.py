@@ -16,10 +16,12 @@ EXPUNGE has been sent; handlers must cope with the store no longer having it (RF
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from operator import attrgetter
 
 from mailstore.api import Mailbox, Unsubscribe
 from mailstore.types import (
+    SYSTEM_FLAGS,
     ChangeEvent,
     ChangeKind,
     FlagUpdate,
@@ -28,20 +30,29 @@ from mailstore.types import (
 )
 from protocols.imap.grammar.sequence import SequenceSet
 from protocols.imap.responses import (
+    AtomsCode,
+    CodeKind,
+    Condition,
     ExistsData,
     ExpungeData,
     FetchData,
     FetchValue,
+    FlagsData,
     FlagsItem,
     ModSeqItem,
     RecentData,
     Response,
+    StatusResponse,
     UidItem,
     VanishedData,
 )
+from protocols.imap.snapview import view_of
 
 RECENT = "\\Recent"
+SYSTEM_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 _OWN_ECHOES = frozenset({ChangeKind.FLAGS, ChangeKind.EXPUNGED})
+_FLAG_LISTS: dict[tuple[frozenset[str], bool], tuple[str, ...]] = {}
+"""FLAGS values by (stored flags, recent): a mailbox has few distinct ones."""
 
 
 class InvalidSequence(Exception):
@@ -89,8 +100,13 @@ class SelectedMailbox:
         """Report MODSEQ in unsolicited FETCH (CONDSTORE enabled or SELECT (CONDSTORE))."""
         self.uidnext = snapshot.uidnext
         self.highestmodseq = snapshot.highestmodseq
-        self._uids: list[int] = [m.uid for m in snapshot.messages]
-        self._info: dict[int, MessageInfo] = {m.uid: m for m in snapshot.messages}
+        view = view_of(snapshot.messages)
+        self._uids: list[int] = list(view.uids)
+        self._info: dict[int, MessageInfo] = view.info
+        """Shared with other views of the same snapshot until the first change (``_own``)."""
+        self._info_shared = True
+        self._keywords: set[str] = set(view.keywords)
+        """Keywords the client was told of in FLAGS (the list only grows, RFC 3501 7.2.6)."""
         self._recent: set[int] = set()
         self._claim_recent(snapshot)
         self._expunged: set[int] = set()
@@ -102,6 +118,11 @@ class SelectedMailbox:
         self._dirty = False
         self._waiters: list[Callable[[], None]] = []
         self._unsubscribe: Unsubscribe | None = None
+        self.send: Callable[[list[Response]], Awaitable[None]] | None = None
+        """Writes untagged responses now (the session's output), for handlers that answer
+        many messages batch by batch (FETCH); None: they return them all at the end."""
+        self.closed = False
+        """Deselected, or the connection is gone: a long handler may stop early."""
 
     # -- the interface handlers use ---------------------------------------------------
 
@@ -143,6 +164,14 @@ class SelectedMailbox:
         resolved = seqset.resolve(count)
         return [self._uids[i] for i in resolved.positions(range(1, count + 1))]
 
+    def recent_count(self) -> int:
+        """How many messages of the view hold ``\\Recent`` for this session."""
+        return len(self._recent)
+
+    def first_unseen(self, snapshot: MailboxSnapshot) -> int:
+        """Sequence number of the first message of ``snapshot`` without ``\\Seen`` (0: none)."""
+        return view_of(snapshot.messages).first_unseen
+
     def is_recent(self, uid: int) -> bool:
         """True if this session holds ``\\Recent`` for ``uid`` (RFC 3501 2.3.2)."""
         return uid in self._recent
@@ -153,18 +182,25 @@ class SelectedMailbox:
 
     def flags_with_recent(self, uid: int) -> tuple[str, ...]:
         """The FLAGS fetch value: stored flags plus ``\\Recent`` when ours."""
-        flags = sorted(self._info[uid].flags)
-        if uid in self._recent:
-            flags.append(RECENT)
-        return tuple(flags)
+        key = (self._info[uid].flags, uid in self._recent)
+        found = _FLAG_LISTS.get(key)
+        if found is None:
+            flags = sorted(key[0])
+            if key[1]:
+                flags.append(RECENT)
+            if len(_FLAG_LISTS) >= 4096:
+                _FLAG_LISTS.clear()
+            found = _FLAG_LISTS[key] = tuple(flags)
+        return found
 
     def apply_flags(self, updates: Iterable[FlagUpdate]) -> None:
         """Record our own STORE results so they are not reported again as others' changes."""
+        info = self._own()
         for update in updates:
-            old = self._info.get(update.uid)
+            old = info.get(update.uid)
             if old is None:
                 continue
-            self._info[update.uid] = MessageInfo(
+            info[update.uid] = MessageInfo(
                 uid=old.uid,
                 flags=update.flags,
                 modseq=update.modseq,
@@ -172,6 +208,24 @@ class SelectedMailbox:
                 internal_date=old.internal_date,
             )
             self.highestmodseq = max(self.highestmodseq, update.modseq)
+
+    def flags_responses(self) -> list[Response]:
+        """``* FLAGS`` and ``* OK [PERMANENTFLAGS]`` for the keywords known (RFC 3501 7.2.6,
+        7.1; read-only mailboxes permit none)."""
+        flags = SYSTEM_ORDER + tuple(sorted(self._keywords))
+        permanent = () if self.readonly else (*flags, "\\*")
+        code = AtomsCode(CodeKind.PERMANENTFLAGS, permanent)
+        return [FlagsData(flags), StatusResponse(Condition.OK, "Flags permitted", code=code)]
+
+    def keyword_updates(self, flag_sets: Iterable[frozenset[str]]) -> list[Response]:
+        """FLAGS/PERMANENTFLAGS again if ``flag_sets`` hold a keyword the client was not told
+        of; to go before the FETCH responses that show it (RFC 3501 7.2.6, as Dovecot does)."""
+        known = {keyword.lower() for keyword in self._keywords}  # keywords ignore case
+        fresh = {k for k in set().union(*flag_sets) - SYSTEM_FLAGS if k.lower() not in known}
+        if not fresh:
+            return []
+        self._keywords |= fresh
+        return self.flags_responses()
 
     def remove(self, uids: Iterable[int]) -> list[Response]:
         """Drop UIDs we expunged/moved ourselves; the EXPUNGE (or VANISHED) responses."""
@@ -191,6 +245,7 @@ class SelectedMailbox:
             self._unsubscribe()
             self._unsubscribe = None
         self._waiters.clear()
+        self.closed = True
 
     def on_wake(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` when another session changes the mailbox (IDLE); returns a cancel."""
@@ -228,14 +283,14 @@ class SelectedMailbox:
 
     def absorb(self, snapshot: MailboxSnapshot) -> None:
         """Diff ``snapshot`` against the view (pure; ``sync`` without the store call)."""
-        current = {m.uid: m for m in snapshot.messages}
+        current = view_of(snapshot.messages).info
         for uid in self._uids:
             fresh = current.get(uid)
             if fresh is None:
                 self._expunged.add(uid)
                 self._changed.discard(uid)
             elif uid not in self._expunged and _differs(self._info[uid], fresh):
-                self._info[uid] = fresh
+                self._own()[uid] = fresh
                 self._changed.add(uid)
         known = self._uids[-1] if self._uids else 0
         if self._new:
@@ -255,10 +310,13 @@ class SelectedMailbox:
         out: list[Response] = []
         if allow_expunge and self._expunged:
             out.extend(self._remove(sorted(self._expunged)))
+        changed = [self._info[uid].flags for uid in self._changed if uid in self._info]
+        out.extend(self.keyword_updates([*changed, *(m.flags for m in self._new)]))
         if self._new:
+            info = self._own()
             for message in self._new:
                 self._uids.append(message.uid)
-                self._info[message.uid] = message
+                info[message.uid] = message
             self._new = []
             out.append(ExistsData(len(self._uids)))
             out.append(RecentData(len(self._recent)))
@@ -277,10 +335,18 @@ class SelectedMailbox:
             items.append(ModSeqItem(self._info[uid].modseq))
         return tuple(items)
 
+    def _own(self) -> dict[int, MessageInfo]:
+        """``_info``, copied first if it is still shared with other views (copy on write)."""
+        if self._info_shared:
+            self._info = dict(self._info)
+            self._info_shared = False
+        return self._info
+
     def _claim_recent(self, snapshot: MailboxSnapshot) -> None:
         if snapshot.first_recent_uid and not self.readonly:
-            first = snapshot.first_recent_uid
-            self._recent.update(m.uid for m in snapshot.messages if m.uid >= first)
+            messages = snapshot.messages
+            start = bisect_left(messages, snapshot.first_recent_uid, key=attrgetter("uid"))
+            self._recent.update(m.uid for m in messages[start:])
 
     def _remove(self, gone: list[int]) -> list[Response]:
         if not gone:
@@ -293,8 +359,9 @@ class SelectedMailbox:
             out.extend(ExpungeData(seq - i) for i, seq in enumerate(seqs))
         dropped = set(gone)
         self._uids = [uid for uid in self._uids if uid not in dropped]
+        info = self._own()
         for uid in gone:
-            self._info.pop(uid, None)
+            info.pop(uid, None)
             self._recent.discard(uid)
             self._expunged.discard(uid)
             self._changed.discard(uid)

@@ -2,10 +2,11 @@
 
 It owns what only the transport knows: the framer's input buffer, the queue of framed
 events (handled strictly one at a time; reading pauses while too many wait), the decision
-to send ``+`` for a synchronising literal (made at once, the framer waits for it), write
-back-pressure (it registers itself as the transport's push producer, so streaming a big
-body waits while the socket is full), timeouts (pre-authentication and autologout,
-RFC 3501 5.4), and STARTTLS through ``protocols.starttls.start_tls``.
+to send ``+`` for a synchronising literal (once the commands queued before it ran, so a
+pipelined LOGIN counts; the framer waits for it), write back-pressure (it registers
+itself as the transport's push producer, so streaming a big body waits while the socket is
+full), timeouts (pre-authentication and autologout, RFC 3501 5.4), and STARTTLS through
+``protocols.starttls.start_tls``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from mailstore.api import Store
+from mailstore.errors import StoreError
 from protocols.auth import Authenticator
 from protocols.imap import commands as c
 from protocols.imap.framing import Framer, LiteralTooLarge, NeedContinuation
@@ -71,6 +73,7 @@ class ImapProtocol(Protocol):
         self.session: ImapSession | None = None
         self._queue: deque[SessionEvent] = deque()
         self._busy = False
+        self._pumping = False
         self._paused_input = False
         self._write_paused: Deferred[None] | None = None
         self._closed = False
@@ -105,20 +108,29 @@ class ImapProtocol(Protocol):
             return
         self._touch()
         self.framer.receive_data(data)
-        while (event := self.framer.next_event()) is not None:
-            if isinstance(event, NeedContinuation):
-                if self.session.accept_literal(event):
-                    self.framer.accept_literal()
-                    self._io.write(b"+ Ready for literal data\r\n")
-                else:
-                    self.framer.reject_literal()
-                    self._queue.append(LiteralTooLarge(event.tag, event.size, True))
-                continue
-            self._queue.append(event)
+        self._frame()
         if len(self._queue) > self.settings.max_queued and not self._paused_input:
             self._paused_input = True
             self._io.pauseProducing()
         self._pump()
+
+    def _frame(self) -> None:
+        """Queue framed events. A ``{n}`` announcement is decided at once only when nothing
+        is queued before it: behind a pipelined LOGIN it waits for its turn in ``_pump``."""
+        while (event := self.framer.next_event()) is not None:
+            if isinstance(event, NeedContinuation) and not self._busy and not self._queue:
+                self._decide_literal(event)
+            else:
+                self._queue.append(event)
+
+    def _decide_literal(self, event: NeedContinuation) -> None:
+        assert self.session is not None
+        if self.session.accept_literal(event):
+            self.framer.accept_literal()
+            self._io.write(b"+ Ready for literal data\r\n")
+        else:
+            self.framer.reject_literal()
+            self._queue.appendleft(LiteralTooLarge(event.tag, event.size, True))
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Release the session's resources and stop timers."""
@@ -169,16 +181,28 @@ class ImapProtocol(Protocol):
             self._pump()
 
     def _pump(self) -> None:
-        if self._busy or self._closed or not self._queue or self.session is None:
+        # A loop, not recursion: events that complete synchronously (literal chunks, NOOPs)
+        # call back into ``_pump`` via ``_done``; hundreds of them pipelined used to overflow
+        # the stack (seen as ``NO [SERVERBUG]`` on a big pipelined APPEND).
+        if self._pumping:
             return
-        event = self._queue.popleft()
-        self._busy = True
-        was_auth = self.session.state
-        d = Deferred.fromCoroutine(self.session.handle(event))
-        d.addCallbacks(self._done, self._failed, callbackArgs=(was_auth,))
-        if self._paused_input and len(self._queue) <= self.settings.max_queued // 2:
-            self._paused_input = False
-            self._io.resumeProducing()
+        self._pumping = True
+        try:
+            while not self._busy and not self._closed and self._queue and self.session is not None:
+                event = self._queue.popleft()
+                if isinstance(event, NeedContinuation):
+                    self._decide_literal(event)
+                    self._frame()
+                    continue
+                self._busy = True
+                was_auth = self.session.state
+                d = Deferred.fromCoroutine(self.session.handle(event))
+                d.addCallbacks(self._done, self._failed, callbackArgs=(was_auth,))
+                if self._paused_input and len(self._queue) <= self.settings.max_queued // 2:
+                    self._paused_input = False
+                    self._io.resumeProducing()
+        finally:
+            self._pumping = False
 
     def _done(self, _result: object, was: c.SessionState) -> None:
         self._busy = False
@@ -228,12 +252,28 @@ class ImapProtocol(Protocol):
             await self._write_paused
 
     async def _stream(self, literal: ExternalLiteral) -> None:
+        """Write an announced literal's octets. If they cannot all be had (the message
+        vanished meanwhile, a read failed) the connection is closed: the client counts
+        octets, so nothing else may follow a short literal (RFC 2180 4.1.3)."""
         written = 0
-        async for piece in cast(Any, literal.source).chunks():
-            if self._closed:
-                return
-            written += len(piece)
-            await self._write([piece])
+        try:
+            async for piece in cast(Any, literal.source).chunks():
+                if self._closed:
+                    return
+                written += len(piece)
+                await self._write([piece])
+        except StoreError as exc:
+            log.info(
+                "literal source failed peer={peer} kind={kind}: closing",
+                peer=self._peer(),
+                kind=exc.kind.value,
+            )
+            self.close()
+            return
+        except Exception:  # noqa: BLE001 (a bug: log it; the stream cannot be resumed)
+            log.failure("literal source failed peer={peer}: closing", peer=self._peer())
+            self.close()
+            return
         if written != literal.size and not self._closed:
             # The literal was announced with its size: the connection cannot recover.
             log.error("literal size mismatch peer={peer}", peer=self._peer())

@@ -27,8 +27,10 @@ strings are UTF-8 with surrogateescape, so their original octets go back on the 
 
 from __future__ import annotations
 
+import re
+
 from mailstore.message import Address, BodyPart, Envelope
-from protocols.imap.grammar.wire import nstring_bytes, string_bytes
+from protocols.imap.grammar.wire import MAX_QUOTED, nstring_bytes, string_bytes
 
 _EMPTY_BODY = b'("TEXT" "PLAIN" NIL NIL NIL "7BIT" 0 0)'
 
@@ -38,7 +40,15 @@ def _raw(value: str) -> bytes:
 
 
 def _nstr(value: str | None) -> bytes:
-    return nstring_bytes(None if value is None else _raw(value))
+    if value is None:
+        return b"NIL"
+    if len(value) <= MAX_QUOTED and _PLAIN.match(value):
+        return b'"%s"' % value.encode("ascii")  # the common case: no escaping, no literal
+    return nstring_bytes(_raw(value))
+
+
+_PLAIN = re.compile(r"[\x01-\x09\x0b\x0c\x0e-\x21\x23-\x5b\x5d-\x7f]*\Z")
+"""Text that goes out quoted as it is: 7-bit, no CR, LF, NUL, ``"`` or ``\\``."""
 
 
 def _str(value: str) -> bytes:
@@ -46,36 +56,34 @@ def _str(value: str) -> bytes:
 
 
 def _address(address: Address) -> bytes:
-    fields = (address.name, address.adl, address.mailbox, address.host)
-    return b"(" + b" ".join(_nstr(f) for f in fields) + b")"
+    return b"(%s %s %s %s)" % (
+        _nstr(address.name),
+        _nstr(address.adl),
+        _nstr(address.mailbox),
+        _nstr(address.host),
+    )
 
 
 def _addresses(addresses: tuple[Address, ...]) -> bytes:
     if not addresses:
         return b"NIL"
-    return b"(" + b"".join(_address(a) for a in addresses) + b")"
+    return b"(" + b"".join([_address(a) for a in addresses]) + b")"
 
 
 def envelope_bytes(envelope: Envelope) -> bytes:
     """``envelope`` (RFC 3501 7.4.2 ENVELOPE)."""
-    fields = [
+    return b"(%s %s %s %s %s %s %s %s %s %s)" % (
         _nstr(envelope.date),
         _nstr(envelope.subject),
-        *(
-            _addresses(a)
-            for a in (
-                envelope.from_,
-                envelope.sender,
-                envelope.reply_to,
-                envelope.to,
-                envelope.cc,
-                envelope.bcc,
-            )
-        ),
+        _addresses(envelope.from_),
+        _addresses(envelope.sender),
+        _addresses(envelope.reply_to),
+        _addresses(envelope.to),
+        _addresses(envelope.cc),
+        _addresses(envelope.bcc),
         _nstr(envelope.in_reply_to),
         _nstr(envelope.message_id),
-    ]
-    return b"(" + b" ".join(fields) + b")"
+    )
 
 
 def _params(params: tuple[tuple[str, str], ...]) -> bytes:

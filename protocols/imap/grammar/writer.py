@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from protocols.imap import responses as r
 from protocols.imap.grammar.dates import format_date_time
@@ -166,8 +167,35 @@ def _fetch_item(item: r.FetchValue) -> list[Chunk]:
     raise TypeError(item)
 
 
+def _flags(item: r.FlagsItem) -> bytes:
+    """``FLAGS (...)``, remembered per flag list (FETCH of a whole mailbox repeats few)."""
+    done = _FLAGS_DONE.get(item.flags)
+    if done is None:
+        if len(_FLAGS_DONE) >= 4096:
+            _FLAGS_DONE.clear()
+        done = _FLAGS_DONE[item.flags] = b"FLAGS " + format_flag_list(item.flags)
+    return done
+
+
+_FLAGS_DONE: dict[tuple[str, ...], bytes] = {}
+_SMALL_ITEMS: dict[type, Callable[[Any], bytes]] = {
+    r.UidItem: lambda item: b"UID %d" % item.uid,
+    r.FlagsItem: _flags,
+    r.SizeItem: lambda item: b"RFC822.SIZE %d" % item.size,
+    r.ModSeqItem: lambda item: b"MODSEQ (%d)" % item.modseq,
+    r.EnvelopeItem: lambda item: b"ENVELOPE " + envelope_bytes(item.envelope),
+}
+"""Items that are one short piece of octets, by type (a dict look-up, not a ``match``)."""
+
+
 def _fetch(resp: r.FetchData) -> list[Chunk]:
-    items = sorted(resp.items, key=lambda item: not isinstance(item, r.UidItem))
+    items = resp.items
+    if any(type(item) is r.UidItem for item in items[1:]):
+        items = tuple(sorted(items, key=lambda item: not isinstance(item, r.UidItem)))
+    small = _SMALL_ITEMS
+    if all(type(item) in small for item in items):
+        body = b" ".join([small[type(item)](item) for item in items])
+        return [b"* %d FETCH (%s)\r\n" % (resp.sequence, body)]
     chunks: list[Chunk] = [b"* %d FETCH (" % resp.sequence]
     for i, item in enumerate(items):
         if i:

@@ -7,18 +7,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mailstore.errors import StoreError
-from mailstore.types import SEEN, SYSTEM_FLAGS, MailboxSnapshot, SpecialUse
+from mailstore.types import MailboxSnapshot, SpecialUse
 from protocols.imap import commands as c
 from protocols.imap.handlers import HandlerResult, bad, from_store_error, no, ok
 from protocols.imap.responses import (
     AppendUidCode,
-    AtomsCode,
     CodeKind,
     Condition,
     Continuation,
     ExistsData,
     FetchData,
-    FlagsData,
     FlagsItem,
     ModSeqItem,
     NamespaceData,
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
     from protocols.imap.session import ImapSession
 
 _SPECIAL = {use.value.lower(): use for use in SpecialUse}
-_SYSTEM = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 
 def _untagged(code: object, text: str) -> StatusResponse:
@@ -78,6 +75,7 @@ async def handle_select(cmd: c.Select | c.Examine, session: ImapSession) -> Hand
     untagged = prefix + _select_data(snapshot, sel)
     if cmd.qresync is not None and cmd.qresync.uidvalidity == snapshot.uidvalidity:
         untagged += _qresync(cmd.qresync, snapshot, sel)
+    sel.send = session.output.send
     session.select(sel)
     code = SimpleCode(CodeKind.READ_ONLY if readonly else CodeKind.READ_WRITE)
     verb = "EXAMINE" if readonly else "SELECT"
@@ -85,19 +83,11 @@ async def handle_select(cmd: c.Select | c.Examine, session: ImapSession) -> Hand
 
 
 def _select_data(snapshot: MailboxSnapshot, sel: SelectedMailbox) -> list[Response]:
-    keywords: set[str] = set()
-    unseen = 0
-    for seq, message in enumerate(snapshot.messages, 1):
-        keywords.update(message.flags - SYSTEM_FLAGS)
-        if not unseen and SEEN not in message.flags:
-            unseen = seq
-    flags = _SYSTEM + tuple(sorted(keywords))
-    permanent = () if sel.readonly else (*flags, "\\*")
+    unseen = sel.first_unseen(snapshot)
     out: list[Response] = [
-        FlagsData(flags),
-        _untagged(AtomsCode(CodeKind.PERMANENTFLAGS, permanent), "Flags permitted"),
+        *sel.flags_responses(),
         ExistsData(sel.exists()),
-        RecentData(sum(1 for uid in sel.uids() if sel.is_recent(uid))),
+        RecentData(sel.recent_count()),
     ]
     if unseen:
         out.append(_untagged(NumberCode(CodeKind.UNSEEN, unseen), "First unseen"))

@@ -10,18 +10,20 @@ answers BAD / maps them with ``storemap``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 
-from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from mailstore.api import ReadRange
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.message import MessageMeta
 from mailstore.names import normalize_name
 from mailstore.types import SEEN, FlagMode
 from protocols.imap import commands as c
-from protocols.imap.fetching import STREAM_THRESHOLD, Need, fetch_message, needs, unseen
-from protocols.imap.grammar.fetch import BodySection, FetchAttr
+from protocols.imap.fetching import FetchPlanner, Need, PlannedFetch, needs, unseen
+from protocols.imap.grammar.fetch import FetchAttr
 from protocols.imap.handlers import HandlerResult, bad, no, ok
 from protocols.imap.responses import (
     CodeKind,
@@ -33,7 +35,6 @@ from protocols.imap.responses import (
     ModifiedCode,
     ModSeqItem,
     Response,
-    SectionItem,
     SimpleCode,
     StatusResponse,
     UidItem,
@@ -48,20 +49,11 @@ META_BATCH = 500
 """Messages whose metadata is asked of the store at once."""
 VANISHED_LIMIT = 1_000_000
 """Most UIDs one VANISHED (EARLIER) response names."""
-READ_CONCURRENCY = 32
-"""Messages whose sections are read at the same time."""
-INLINE_BUDGET = 1024 * 1024
-"""Section octets a FETCH reads itself; past that every section is streamed."""
-_READS = frozenset({FetchAttr.RFC822, FetchAttr.RFC822_TEXT})
+READ_BUDGET = 2 * 1024 * 1024
+"""Section octets read with one ``Mailbox.read_many`` and sent before the next read."""
 _EXPUNGE_ISSUED = SimpleCode(CodeKind.EXPUNGEISSUED)
 _GONE = "Some of the requested messages no longer exist"
 _READ_ONLY = "Mailbox is read-only"
-
-
-def _section_size(value: FetchValue) -> int:
-    if isinstance(value, SectionItem) and isinstance(value.data, bytes):
-        return len(value.data)
-    return 0
 
 
 async def _mark_seen(sel: SelectedMailbox, uids: Sequence[int]) -> set[int]:
@@ -77,7 +69,11 @@ async def _mark_seen(sel: SelectedMailbox, uids: Sequence[int]) -> set[int]:
 async def handle_fetch(cmd: c.Fetch, sel: SelectedMailbox) -> HandlerResult:
     """FETCH / UID FETCH (RFC 3501 6.4.5, 6.4.8; CHANGEDSINCE RFC 7162 3.1.4).
 
-    Responses go out in sequence order, UID first in UID FETCH.
+    Responses go out in sequence order, UID first in UID FETCH, batch by batch as they are
+    ready (``SelectedMailbox.send``): the client starts reading while later messages are
+    read, and only one batch's octets are held at a time. No EXPUNGE is sent meanwhile
+    (RFC 3501 7.4.1): a message that vanishes is left out and the answer is
+    ``NO [EXPUNGEISSUED]`` (RFC 2180 4.1.2).
     """
     if cmd.modifiers.vanished and "QRESYNC" not in sel.enabled:
         return bad("VANISHED needs ENABLE QRESYNC")
@@ -91,77 +87,152 @@ async def handle_fetch(cmd: c.Fetch, sel: SelectedMailbox) -> HandlerResult:
     seen_now = set()
     if Need.SEEN in need and not sel.readonly:
         seen_now = await _mark_seen(sel, uids)
+    out = _Output(sel)
+    if cmd.modifiers.vanished:
+        await out.send(_vanished(cmd, sel))
     fetch = _Fetch(cmd, sel, seen_now)
-    out: list[Response] = _vanished(cmd, sel) if cmd.modifiers.vanished else []
-    step = (
-        READ_CONCURRENCY if any(i in _READS or isinstance(i, BodySection) for i in cmd.items) else 1
-    )
-    for start in range(0, len(uids), META_BATCH):
-        batch = uids[start : start + META_BATCH]
-        if Need.META in need:
-            fetch.metas = await sel.mailbox.metadata([u for u in batch if not sel.is_expunged(u)])
-        for first in range(0, len(batch), step):
-            out.extend(await fetch.some(batch[first : first + step]))
+    batches = [uids[start : start + META_BATCH] for start in range(0, len(uids), META_BATCH)]
+    metas = _Metadata(sel, batches if Need.META in need else [])
+    try:
+        for number, batch in enumerate(batches):
+            async with aclosing(fetch.batch(batch, await metas.get(number))) as groups:
+                async for responses in groups:
+                    await out.send(responses)
+                    if sel.closed:
+                        return no("Connection closed")  # nobody reads the rest
+    finally:
+        metas.abandon()
     log.debug(
-        "fetch {mailbox}: {count} messages, {inline} octets inline",
+        "fetch {mailbox}: {count} messages, {octets} octets read",
         mailbox=sel.name,
-        count=len(out),
-        inline=fetch.inline,
+        count=fetch.count,
+        octets=fetch.octets,
     )
     if fetch.missing:
-        return no(_GONE, code=_EXPUNGE_ISSUED, untagged=out)
-    return ok("Fetch completed", untagged=out)
+        return no(_GONE, code=_EXPUNGE_ISSUED, untagged=out.held)
+    return ok("Fetch completed", untagged=out.held)
+
+
+class _Metadata:
+    """The metadata of each batch of a FETCH, the next one asked for while the current one
+    is answered (the store parses messages it has no metadata for yet meanwhile)."""
+
+    def __init__(self, sel: SelectedMailbox, batches: list[list[int]]) -> None:
+        self._sel = sel
+        self._batches = batches
+        self._next: Deferred[dict[int, MessageMeta]] | None = None
+
+    def _ask(self, number: int) -> Deferred[dict[int, MessageMeta]] | None:
+        if number >= len(self._batches):
+            return None
+        live = [u for u in self._batches[number] if not self._sel.is_expunged(u)]
+        return Deferred.fromCoroutine(self._sel.mailbox.metadata(live))
+
+    async def get(self, number: int) -> dict[int, MessageMeta]:
+        """Batch ``number``'s metadata (empty when the FETCH needs none)."""
+        current = self._next if self._next is not None else self._ask(number)
+        self._next = self._ask(number + 1)
+        return {} if current is None else await current
+
+    def abandon(self) -> None:
+        """Nobody will wait for the batch asked in advance: drop its result or failure."""
+        if self._next is not None:
+            self._next.addErrback(lambda _: None)
+            self._next = None
+
+
+class _Output:
+    """Untagged responses of a command that sends them as it goes (``SelectedMailbox.send``);
+    without a transport (a handler called directly) they are held for the ``HandlerResult``."""
+
+    def __init__(self, sel: SelectedMailbox) -> None:
+        self._send = sel.send
+        self.held: list[Response] = []
+
+    async def send(self, responses: Sequence[Response]) -> None:
+        if not responses:
+            return
+        if self._send is None:
+            self.held.extend(responses)
+        else:
+            await self._send(list(responses))
 
 
 class _Fetch:
-    """One FETCH command's progress: metadata of the current batch, octets read, misses."""
+    """One FETCH command's progress: planning, batched reads, counts and misses."""
 
     def __init__(self, cmd: c.Fetch, sel: SelectedMailbox, seen_now: set[int]) -> None:
-        self.cmd = cmd
         self.sel = sel
         self.seen_now = seen_now
-        self.metas: dict[int, MessageMeta] = {}
-        self.inline = 0
+        wants_flags = FetchAttr.FLAGS in cmd.items
+        self.planner = FetchPlanner(
+            sel,
+            cmd.items,
+            with_uid=cmd.uid,
+            with_modseq=cmd.modifiers.changed_since is not None or (sel.condstore and wants_flags),
+            modseq_if_flagged=sel.condstore,
+        )
+        self.count = 0
+        self.octets = 0
         self.missing = 0
-        self.wants_flags = FetchAttr.FLAGS in cmd.items
 
-    async def some(self, uids: list[int]) -> list[FetchData]:
-        """FETCH responses for ``uids`` (read concurrently), in order; misses counted."""
-        threshold = STREAM_THRESHOLD if self.inline < INLINE_BUDGET else 1
-        if len(uids) == 1:
-            results = [await self.one(uids[0], threshold)]
-        else:
-            calls = [defer.Deferred.fromCoroutine(self.one(u, threshold)) for u in uids]
-            try:
-                results = await defer.gatherResults(calls, consumeErrors=True)
-            except defer.FirstError as exc:
-                exc.subFailure.raiseException()
-        out = [data for data in results if data is not None]
-        self.missing += len(results) - len(out)
-        self.inline += sum(_section_size(v) for data in out for v in data.items)
-        return out
+    async def batch(
+        self, uids: Sequence[int], metas: dict[int, MessageMeta]
+    ) -> AsyncGenerator[list[FetchData], None]:
+        """The responses for ``uids`` in order, in groups of about ``READ_BUDGET`` octets
+        read (one ``read_many`` each); messages that left the store are counted missing.
 
-    async def one(self, uid: int, threshold: int) -> FetchData | None:
-        """The FETCH response for ``uid``; None if the message left the store."""
-        flagged = uid in self.seen_now
-        changed_since = self.cmd.modifiers.changed_since is not None
+        A group's read starts before the previous group is handed out, so the disk reads
+        of one overlap the sending of the other (two groups in memory at most).
+        """
+        plans: list[PlannedFetch] = []
+        pending = 0
+        plan = self.planner.plan
+        seen_now = self.seen_now
+        reading: Deferred[list[FetchData]] | None = None
         try:
-            return await fetch_message(
-                self.sel,
-                uid,
-                self.cmd.items,
-                self.metas.get(uid),
-                with_uid=self.cmd.uid,
-                with_flags=flagged,
-                with_modseq=changed_since or (self.sel.condstore and (self.wants_flags or flagged)),
-                threshold=threshold,
-            )
-        except LookupError:
-            return None
-        except StoreError as exc:
-            if exc.kind is not StoreErrorKind.NOT_FOUND:
-                raise
-            return None
+            for uid in uids:
+                try:
+                    planned = plan(uid, metas.get(uid), flagged=uid in seen_now)
+                except LookupError:
+                    self.missing += 1
+                    continue
+                plans.append(planned)
+                if planned.reads:
+                    pending += planned.octets
+                    if pending >= READ_BUDGET:
+                        done, reading = reading, Deferred.fromCoroutine(self._complete(plans))
+                        plans, pending = [], 0
+                        if done is not None:
+                            yield await done
+            done, reading = reading, None
+            if done is not None:
+                yield await done
+            if plans:
+                yield await self._complete(plans)
+        finally:
+            if reading is not None:  # abandoned (connection gone): nobody wants its result
+                reading.addErrback(lambda _: None)
+
+    async def _complete(self, plans: list[PlannedFetch]) -> list[FetchData]:
+        ranges: list[ReadRange] = [(p.uid, r.start, r.length) for p in plans for r in p.reads]
+        if not ranges:
+            self.count += len(plans)
+            return [p.complete(()) for p in plans]
+        got = await self.sel.mailbox.read_many(ranges)
+        out: list[FetchData] = []
+        i = 0
+        for p in plans:
+            data = got[i : i + len(p.reads)]
+            i += len(p.reads)
+            if any(d is None for d in data):
+                self.missing += 1  # gone from the store (RFC 2180 4.1.2)
+                continue
+            present = [d for d in data if d is not None]
+            self.octets += sum(map(len, present))
+            out.append(p.complete(present))
+        self.count += len(out)
+        return out
 
 
 def _vanished(cmd: c.Fetch, sel: SelectedMailbox) -> list[Response]:
@@ -212,6 +283,7 @@ async def handle_store(cmd: c.Store, sel: SelectedMailbox) -> HandlerResult:
     live = [u for u in uids if not sel.is_expunged(u)]
     touched: set[int] = set()
     modified: set[int] = set()
+    out: list[Response] = []
     if live:
         result = await sel.mailbox.store_flags(
             live,
@@ -223,7 +295,8 @@ async def handle_store(cmd: c.Store, sel: SelectedMailbox) -> HandlerResult:
         sel.apply_flags(result.updated)
         touched = {update.uid for update in result.updated}
         modified = set(result.modified)
-    out: list[Response] = []
+        # A keyword new to this mailbox: FLAGS before the FETCHes (RFC 3501 7.2.6), .SILENT too.
+        out += sel.keyword_updates(update.flags for update in result.updated)
     for uid in live:
         if uid not in modified:
             data = _store_fetch(sel, uid, cmd, uid in touched)

@@ -10,7 +10,7 @@ import pytest
 
 from mailstore.types import SEEN, FlagMode
 from protocols.imap.handlers import messages as handlers
-from protocols.imap.responses import ExternalLiteral, FetchData, SectionItem
+from protocols.imap.responses import ExternalLiteral, FetchData, Response, SectionItem
 from protocols.imap.selected import InvalidSequence
 from tests.protocols.imap.messages_env import Env, message
 from tests.protocols.imap.test_fetching import NESTED
@@ -140,19 +140,46 @@ def test_big_sections_are_streamed(env: Env) -> None:
     )
 
 
-def test_inline_budget_switches_to_streaming(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handlers, "INLINE_BUDGET", 100)
-    monkeypatch.setattr(handlers, "READ_CONCURRENCY", 1)
+def test_responses_are_sent_batch_by_batch(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handlers, "READ_BUDGET", 100)  # every message fills a batch
     sel = env.select([message(i) for i in range(1, 4)])
+    sent: list[list[Response]] = []
+
+    async def send(responses: list[Response]) -> None:
+        sent.append(responses)
+
+    sel.send = send
     result = env.command(sel, b"a FETCH 1:3 BODY.PEEK[]")
-    kinds = []
-    for data in result.untagged:
-        assert isinstance(data, FetchData)
-        item = data.items[0]
-        assert isinstance(item, SectionItem)
-        kinds.append(type(item.data))
-    assert kinds == [bytes, ExternalLiteral, ExternalLiteral]
-    assert env.wire(result.untagged).count(b"Hello there.") == 3
+    assert result.status == "OK" and result.untagged == []
+    assert [[r.sequence for r in batch] for batch in sent] == [[1], [2], [3]]  # type: ignore[union-attr]
+    wire = env.wire(r for batch in sent for r in batch)
+    assert wire.count(b"Hello there.") == 3
+    assert wire.startswith(b"* 1 FETCH (BODY[] {%d}\r\n" % len(message(1)))
+
+
+def test_message_expunged_by_another_session_during_fetch(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 3501 7.4.1 / RFC 2180 4.1.2: the other messages are answered in order, the
+    vanished one is left out, no EXPUNGE is sent, and the tagged answer is NO."""
+    monkeypatch.setattr(handlers, "META_BATCH", 4)
+    sel = env.select([message(i) for i in range(1, 13)])
+    sent: list[Response] = []
+
+    async def send(responses: list[Response]) -> None:
+        if not sent:  # after the first batch, another session expunges 2 later messages
+            await _expunge_elsewhere(env, [7, 10])
+        sent.extend(responses)
+
+    sel.send = send
+    result = env.command(sel, b"a FETCH 1:* (UID ENVELOPE BODY.PEEK[TEXT])")
+    assert result.status == "NO" and result.tagged is not None
+    assert [r.sequence for r in sent] == [1, 2, 3, 4, 5, 6, 8, 9, 11, 12]  # type: ignore[attr-defined]
+    assert all(isinstance(r, FetchData) for r in sent)
+    assert env.wire(sent).count(b"Hello there.") == 10
+    assert sel.dirty and sel.exists() == 12  # the session tells at the next allowed point
+    env.sync(sel)
+    assert sel.is_expunged(7) and sel.is_expunged(10)
 
 
 def test_changedsince_filters_and_adds_modseq(env: Env) -> None:

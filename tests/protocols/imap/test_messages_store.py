@@ -30,6 +30,9 @@ def test_store_add_remove_replace(env: Env) -> None:
     out, result = env.lines(sel, b"a STORE 1:2 +FLAGS (\\Flagged $Todo)")
     assert result.status == "OK"
     assert out == (
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo)\r\n"
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo \\*)]"
+        b" Flags permitted\r\n"
         b"* 1 FETCH (FLAGS ($Todo \\Flagged \\Recent))\r\n"
         b"* 2 FETCH (FLAGS ($Todo \\Flagged \\Recent))\r\n"
     )
