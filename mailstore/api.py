@@ -161,6 +161,11 @@ class Account(Protocol):
     async def open_mailbox(self, name: str) -> Mailbox:
         """Open an existing mailbox (``NOT_FOUND`` otherwise); ``INBOX`` always exists."""
 
+    async def select(
+        self, name: str, *, claim_recent: bool = False
+    ) -> tuple[Mailbox, MailboxSnapshot]:
+        """``open_mailbox`` and its ``snapshot`` in one store call (IMAP SELECT/EXAMINE)."""
+
     async def quota(self) -> QuotaUsage:
         """Current usage and limits."""
 

@@ -258,6 +258,23 @@ class StoreContract:
 
         harness.run(body)
 
+    def test_select_opens_and_snapshots_in_one_call(self, harness: StoreHarness) -> None:
+        async def body() -> None:
+            store = harness.open()
+            account, box = await _inbox(store)
+            uid = (await box.append(sample_message(1))).uid
+            selected, snap = await account.select("inbox", claim_recent=True)
+            assert selected.name == INBOX
+            assert [m.uid for m in snap.messages] == [uid]
+            assert snap.first_recent_uid == uid
+            _, again = await account.select(INBOX)
+            assert again.first_recent_uid == 0 and again.messages == snap.messages
+            assert (await selected.read(uid)) == sample_message(1)
+            await _expect(StoreErrorKind.NOT_FOUND, account.select("Missing"))
+            await harness.close_all()
+
+        harness.run(body)
+
     def test_expunge_only_deleted(self, harness: StoreHarness) -> None:
         async def body() -> None:
             store = harness.open()

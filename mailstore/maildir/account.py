@@ -11,7 +11,14 @@ from mailstore.maildir.core import AccountCore
 from mailstore.maildir.mailbox import MaildirMailbox
 from mailstore.maildir.sync import SyncChanges
 from mailstore.names import normalize_name
-from mailstore.types import INBOX, ChangeKind, MailboxInfo, QuotaUsage, SpecialUse
+from mailstore.types import (
+    INBOX,
+    ChangeKind,
+    MailboxInfo,
+    MailboxSnapshot,
+    QuotaUsage,
+    SpecialUse,
+)
 
 log = Logger()
 
@@ -93,6 +100,15 @@ class MaildirAccount:
         changes: SyncChanges = await self._core.call(_open, name)
         self._core.publish_sync(name, changes)
         return MaildirMailbox(self._core, name)
+
+    async def select(
+        self, name: str, *, claim_recent: bool = False
+    ) -> tuple[MaildirMailbox, MailboxSnapshot]:
+        """``open_mailbox`` + ``snapshot`` in one trip to the thread pool: the snapshot
+        checks that the mailbox exists and syncs it anyway (a warm SELECT of a big
+        unchanged mailbox is then one cached lookup, not two hops)."""
+        mailbox = MaildirMailbox(self._core, normalize_name(name))
+        return mailbox, await mailbox.snapshot(claim_recent=claim_recent)
 
     async def quota(self) -> QuotaUsage:
         """Usage and limits (RFC 9208 GETQUOTAROOT)."""

@@ -57,8 +57,7 @@ async def handle_select(cmd: c.Select | c.Examine, session: ImapSession) -> Hand
     if cmd.qresync is not None and "QRESYNC" not in session.enabled:
         return bad("QRESYNC not enabled")
     try:
-        mailbox = await session.account.open_mailbox(cmd.mailbox)
-        snapshot = await mailbox.snapshot(claim_recent=not readonly)
+        mailbox, snapshot = await session.account.select(cmd.mailbox, claim_recent=not readonly)
     except StoreError as exc:
         result = from_store_error(exc)
         result.untagged = prefix
