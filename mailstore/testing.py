@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
+
+from twisted.internet import defer
 
 from mailstore.api import Account, Mailbox, Store
 from mailstore.errors import StoreError, StoreErrorKind
@@ -98,6 +100,11 @@ async def _inbox(store: Store, name: str = INBOX) -> tuple[Account, Mailbox]:
     return account, await account.open_mailbox(name)
 
 
+async def _gather(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``calls`` concurrently (appends racing for the account's index)."""
+    return await defer.gatherResults([defer.Deferred.fromCoroutine(c) for c in calls])
+
+
 async def _expect(kind: StoreErrorKind, awaitable: Awaitable[object]) -> None:
     try:
         await awaitable
@@ -149,6 +156,24 @@ class StoreContract:
                 assert await box.read(uid) == msg
             assert await box.read(uids[0], 6, 3) == msgs[0][6:9]
             await _expect(StoreErrorKind.NOT_FOUND, box.read(uids[-1] + 100))
+            await harness.close_all()
+
+        harness.run(body)
+
+    def test_concurrent_appends_get_distinct_uids(self, harness: StoreHarness) -> None:
+        async def body() -> None:
+            store = harness.open()
+            _, box = await _inbox(store)
+            msgs = [sample_message(i) for i in range(12)]
+            results = await _gather(
+                [box.append(m, flags=[SEEN] if i % 3 else []) for i, m in enumerate(msgs)]
+            )
+            uids = [r.uid for r in results]
+            assert len(set(uids)) == len(msgs)
+            snap = await box.snapshot()
+            assert sorted(m.uid for m in snap.messages) == sorted(uids)
+            for uid, msg in zip(uids, msgs, strict=True):
+                assert await box.read(uid) == msg
             await harness.close_all()
 
         harness.run(body)

@@ -83,7 +83,7 @@ class MaildirMailbox:
         else:
             source = message
         system, keywords = flagops.split_flags(flags)
-        prepared = await core.unlocked(
+        write = partial(
             messages.write_message,
             self._path,
             source,
@@ -93,7 +93,16 @@ class MaildirMailbox:
             internal_date=internal_date,
         )
         limits = partial(core.users.quota_limits, core.user)  # looked up in the same hop
-        row, uid, changes = await core.call(messages.commit_append, self._name, prepared, limits)
+        if not core.lock.locked:  # nobody else is using the index: one trip does it all
+            row, uid, changes, size = await core.call(
+                messages.write_and_commit, self._name, write, limits
+            )
+        else:  # write while the others work, then wait for the index
+            prepared = await core.unlocked(write)
+            size = prepared.size
+            row, uid, changes = await core.call(
+                messages.commit_append, self._name, prepared, limits
+            )
         core.publish_sync(self._name, changes)
         core.publish(self._name, ChangeKind.APPENDED, [uid], origin)
         log.debug(
@@ -101,7 +110,7 @@ class MaildirMailbox:
             user=core.user,
             mailbox=self._name,
             uid=uid,
-            size=prepared.size,
+            size=size,
         )
         return AppendResult(row.uidvalidity, uid)
 
