@@ -1,11 +1,13 @@
 """The Twisted edge of POP3: a LineReceiver that owns the transport and runs the session's actions.
 
 The session (``protocols.pop3.session``) decides everything; this module frames lines, calls
-the authenticator and the store, streams RETR/TOP (``protocols.pop3.streaming``), enforces
-the idle timeout and the maildrop lock, and logs (user, peer, command names, message counts
-and sizes; never content, never a password). While an action is outstanding the receiver is
-paused (``LineReceiver.pauseProducing``): pipelined lines stay buffered, unread from the
-socket beyond that, and are handed to the session in order once the answer is written.
+the authenticator and the store, streams RETR/TOP (``protocols.pop3.streaming``) with the
+next messages read ahead (``protocols.pop3.readahead``), enforces the idle timeout and the
+maildrop lock, and logs (user, peer, command names, message counts and sizes; never
+content, never a password). While an action is outstanding no line is handed in (``paused``)
+and, unless it finished at once, the socket is paused too: pipelined lines stay buffered,
+unread from the socket beyond that, and are handed to the session in order once the answer
+is written.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
-from mailstore.api import Mailbox, Store
+from mailstore.api import Mailbox, Store, Unsubscribe
 from mailstore.errors import StoreError, StoreErrorKind
-from mailstore.types import DELETED, INBOX, SEEN, FlagMode
+from mailstore.types import DELETED, INBOX, SEEN, ChangeEvent, ChangeKind, FlagMode
 from protocols.auth import Authenticator, AuthUnavailableError
 from protocols.pop3.locks import LockToken, MaildropLocks
+from protocols.pop3.readahead import ReadAhead
 from protocols.pop3.session import (
     Action,
     Authenticate,
     Close,
+    ForgetReadAhead,
     Maildrop,
     MaildropMessage,
     OpenMaildrop,
@@ -85,8 +89,12 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
         self.session = Pop3Session(settings, secure=False, stls_available=False)
         self.peer = "?"
         self._mailbox: Mailbox | None = None
+        self._ahead: ReadAhead | None = None
+        self._unsubscribe: Unsubscribe | None = None
         self._lock: LockToken | None = None
         self._lost = False
+        self._waiting = False
+        self._socket_paused = False
         self._discarding = False
         self._rescan = False
 
@@ -131,12 +139,13 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
         if line.endswith(b"\r"):
             line = line[:-1]
         actions = self.session.line_received(line)
-        log.debug(
-            "pop3 command {verb} user={user} peer={peer}",
-            verb=self.session.verb,
-            user=self.session.user,
-            peer=self.peer,
-        )
+        if not (actions and isinstance(actions[0], Transfer)):  # logged when it is done
+            log.debug(
+                "pop3 command {verb} user={user} peer={peer}",
+                verb=self.session.verb,
+                user=self.session.user,
+                peer=self.peer,
+            )
         self._perform(actions)
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -186,6 +195,9 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
                     self._run(self._open(user))
                 case Transfer():
                     self._run(self._transfer(action))
+                case ForgetReadAhead(uids=uids):
+                    if self._ahead is not None:
+                        self._ahead.forget(uids)
                 case Update():
                     self._run(self._update(action))
 
@@ -200,18 +212,38 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
         log.debug("pop3 STLS peer={peer}", peer=self.peer)
 
     def _run(self, coroutine: Any) -> None:
-        """Run a store/auth call; stop handing in lines until its answer is written."""
-        _LINES.pauseProducing(self)
+        """Run a store/auth call; stop handing in lines until its answer is written.
+
+        Lines stop at once (``paused``). The socket is paused too only if the call did not
+        finish at once: a RETR of a message that was read ahead usually does, and then the
+        two epoll updates of pausing and resuming the socket are saved.
+        """
+        self.paused = True
+        self._waiting = True
         deferred = Deferred.fromCoroutine(coroutine)
         deferred.addErrback(lambda failure: log.failure("pop3 driver error", failure))
+        if self._waiting and not self._socket_paused and not self._lost:
+            self._socket_paused = True
+            self._io.pauseProducing()
 
     def _resume(self, actions: list[Action]) -> None:
         if self._lost:
             return
+        self._waiting = False
         self._perform(actions)
-        if not self._lost and not self.session.busy and self.session.state is not State.CLOSED:
-            _TIMEOUT.resetTimeout(self)
-            _LINES.resumeProducing(self)
+        if self._lost:
+            return
+        if self.session.busy or self.session.state is State.CLOSED:
+            if not self._socket_paused:  # nothing more is read until then
+                self._socket_paused = True
+                self._io.pauseProducing()
+            return
+        _TIMEOUT.resetTimeout(self)
+        self.paused = False
+        if self._socket_paused:
+            self._socket_paused = False
+            self._io.resumeProducing()
+        self.dataReceived(b"")
 
     def _progress(self) -> None:
         _TIMEOUT.resetTimeout(self)
@@ -220,7 +252,20 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
         if self._lock is not None:
             self.locks.release(self._lock)
             self._lock = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._mailbox = None
+        self._ahead = None
+
+    def _changed(self, event: ChangeEvent) -> None:
+        """Another session expunged mail: what was read ahead of it must not be sent."""
+        if self._ahead is None:
+            return
+        if event.kind is ChangeKind.EXPUNGED:
+            self._ahead.forget(event.uids)
+        elif event.kind is ChangeKind.DELETED:
+            self._ahead.forget()
 
     async def _authenticate(self, credentials: Any) -> None:
         user: str | None = None
@@ -257,6 +302,9 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
         if self._lost:  # connectionLost already released the lock
             return
         self._mailbox = mailbox
+        if self.settings.read_ahead > 0:
+            self._ahead = ReadAhead(mailbox, self.settings.read_ahead)
+            self._unsubscribe = mailbox.subscribe(self._changed)
         messages = tuple(MaildropMessage(m.uid, m.size) for m in snapshot.messages)
         log.info(
             "pop3 login user={user} peer={peer} messages={count} octets={octets}",
@@ -273,8 +321,13 @@ class Pop3Protocol(LineReceiver, TimeoutMixin):
             self._io, self._mailbox, chunk_size=self.settings.read_chunk, progress=self._progress
         )
         error: StoreErrorKind | None = None
+        first = None
+        if self._ahead is not None:
+            chunk = self.settings.read_chunk
+            first = self._ahead.take(action.uid, min(chunk, action.size))
+            self._ahead.start([(m.uid, min(chunk, m.size)) for m in action.ahead])
         try:
-            await stream.run(action.uid, action.size, action.status, action.top_lines)
+            await stream.run(action.uid, action.size, action.status, action.top_lines, first)
         except StreamAborted:
             return
         except Exception as exc:  # noqa: BLE001 - mapped to a fixed -ERR, logged

@@ -26,12 +26,26 @@ from mailstore.errors import StoreErrorKind
 from protocols import sasl
 from protocols.auth import plaintext_allowed
 from protocols.pop3 import commands as c
+from protocols.pop3.actions import (
+    Action,
+    Authenticate,
+    Close,
+    ForgetReadAhead,
+    Maildrop,
+    MaildropMessage,
+    OpenMaildrop,
+    Send,
+    StartTls,
+    Transfer,
+    Update,
+)
 from protocols.pop3.replies import CRLF, R, capabilities, greeting, multiline, ok
 
 __all__ = [
     "Action",
     "Authenticate",
     "Close",
+    "ForgetReadAhead",
     "Maildrop",
     "MaildropMessage",
     "OpenMaildrop",
@@ -53,7 +67,10 @@ class Pop3Settings:
     ``idle_timeout``: RFC 1939 section 3 asks for at least 10 minutes. ``max_line`` bounds a
     command line (RFC 2449 section 4 says 255 octets; SASL responses need more).
     ``max_bad_commands`` invalid commands end the connection. ``read_chunk`` is how much of a
-    message is read from the store at a time while streaming RETR/TOP.
+    message is read from the store at a time while streaming RETR/TOP. ``read_ahead`` bounds
+    the octets read for the next messages before the client asks (``protocols.pop3.readahead``;
+    0: off), ``read_ahead_messages`` how many messages past the current one are read ahead
+    (one store call reads up to that many).
     """
 
     hostname: str = "localhost"
@@ -61,7 +78,9 @@ class Pop3Settings:
     idle_timeout: float = 600.0
     max_line: int = 1024
     max_bad_commands: int = 20
-    read_chunk: int = 256 * 1024
+    read_chunk: int = 1024 * 1024
+    read_ahead: int = 4 * 1024 * 1024
+    read_ahead_messages: int = 32
 
 
 class State(enum.Enum):
@@ -73,22 +92,6 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True, slots=True)
-class MaildropMessage:
-    """One message of the login snapshot: its store UID and CRLF size."""
-
-    uid: int
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Maildrop:
-    """The INBOX snapshot a session works on (RFC 1939 section 4)."""
-
-    uidvalidity: int
-    messages: tuple[MaildropMessage, ...]
-
-
 def uidl(uidvalidity: int, uid: int) -> str:
     """The unique-id of a message (RFC 1939 section 7): ``%08X`` UID then ``%08X`` UIDVALIDITY.
 
@@ -98,59 +101,6 @@ def uidl(uidvalidity: int, uid: int) -> str:
     """
     return f"{uid:08X}{uidvalidity:08X}"
 
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Write these bytes to the client."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticate:
-    """Check credentials; answer with ``authenticated``."""
-
-    credentials: sasl.Credentials
-
-
-@dataclass(frozen=True, slots=True)
-class OpenMaildrop:
-    """Lock the user's maildrop and snapshot INBOX; answer with ``maildrop_opened/failed``."""
-
-    user: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """Stream message ``uid``: write ``status`` before the first byte, then the body
-    dot-stuffed (only the header and ``top_lines`` body lines if not None) and ``.``.
-    Answer with ``transfer_done``."""
-
-    uid: int
-    size: int
-    status: bytes
-    top_lines: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StartTls:
-    """Discard buffered input and start TLS (``protocols.starttls.start_tls``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """The UPDATE state (RFC 1939 section 6): expunge ``expunge``, mark ``seen`` as \\Seen."""
-
-    expunge: tuple[int, ...]
-    seen: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close the connection once everything written has been sent."""
-
-
-Action = Send | Authenticate | OpenMaildrop | Transfer | StartTls | Update | Close
 
 #: Store errors at login (RFC 2449 section 8, RFC 3206 section 4).
 _OPEN_ERRORS: dict[StoreErrorKind, R] = {
@@ -402,7 +352,8 @@ class Pop3Session:
             case c.Rset():
                 self._deleted.clear()
                 count, octets = self._totals()
-                return [Send(ok(f"maildrop has {count} messages ({octets} octets)"))]
+                reply = ok(f"maildrop has {count} messages ({octets} octets)")
+                return [ForgetReadAhead(), Send(reply)]  # the client may start over
             case c.Capa():
                 return self._capa()
             case c.Quit():
@@ -423,17 +374,30 @@ class Pop3Session:
                 return [Send(ok(f"{msg} {uidl(self._drop.uidvalidity, message.uid)}"))]
             case c.Dele():
                 self._deleted.add(index)
-                return [Send(R.DELETED.to_bytes())]
+                return [ForgetReadAhead((message.uid,)), Send(R.DELETED.to_bytes())]
             case c.Retr():
                 self.busy = True
                 self._retrieving = index
                 status = ok(f"{message.size} octets")
-                return [Transfer(message.uid, message.size, status)]
+                return [Transfer(message.uid, message.size, status, None, self._ahead(index))]
             case c.Top(lines=lines):
                 self.busy = True
                 self._retrieving = index
-                return [Transfer(message.uid, message.size, R.TOP_FOLLOWS.to_bytes(), lines)]
+                status = R.TOP_FOLLOWS.to_bytes()
+                return [Transfer(message.uid, message.size, status, lines, self._ahead(index))]
         raise AssertionError(command)  # pragma: no cover - callers pass only the above
+
+    def _ahead(self, index: int) -> tuple[MaildropMessage, ...]:
+        """The next undeleted messages after ``index``: clients collect mail in order."""
+        wanted = self.settings.read_ahead_messages
+        ahead: list[MaildropMessage] = []
+        messages = self._drop.messages
+        index += 1
+        while len(ahead) < wanted and index < len(messages):
+            if index not in self._deleted:
+                ahead.append(messages[index])
+            index += 1
+        return tuple(ahead)
 
     def _live(self) -> list[tuple[int, MaildropMessage]]:
         return [
@@ -464,7 +428,7 @@ class Pop3Session:
         messages = self._drop.messages
         expunge = tuple(messages[i].uid for i in sorted(self._deleted))
         seen = tuple(messages[i].uid for i in sorted(self._retrieved - self._deleted))
-        return [Update(expunge, seen)]
+        return [ForgetReadAhead(), Update(expunge, seen)]
 
     # -- errors -----------------------------------------------------------------------
 

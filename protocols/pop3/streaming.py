@@ -1,16 +1,20 @@
 """Streaming RETR and TOP (RFC 1939 sections 5 and 7) without holding a message whole.
 
 The message is read from the store in ranges (``Mailbox.read(uid, start, length)``), each
-range dot-stuffed and written at once. The stream is an ``IPushProducer`` registered on the
-transport: when the client reads slowly and the transport's buffer fills, Twisted pauses it
-and the next range is only read after ``resumeProducing``, so memory stays at about one range
-plus the transport's buffer whatever the message size. A message that fits in the first range
-is written in one go without registering a producer at all.
+range dot-stuffed and written at once; the first range usually comes from the read-ahead
+(``protocols.pop3.readahead``), already stuffed. The stream is an ``IPushProducer``
+registered on the transport: when the client reads slowly and the transport's buffer fills,
+Twisted pauses it. The read of the next range is started as soon as a range is written, so
+the thread-pool hop overlaps with sending; it is written only after ``resumeProducing``, so
+memory stays at about two ranges plus the transport's buffer whatever the message size. A
+message that fits in the first range is written in one go (status line, body and terminator
+as one buffer) without registering a producer at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -20,7 +24,29 @@ from zope.interface import implementer  # type: ignore[import-untyped]
 from mailstore.api import Mailbox
 from protocols.pop3.replies import DotStuffer, TopFilter
 
-__all__ = ["MessageStream", "StreamAborted"]
+__all__ = ["FirstRange", "MessageStream", "StreamAborted"]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstRange:
+    """The first range of a message, read ahead and dot-stuffed for RETR when it arrived.
+
+    Stuffing it on arrival, usually while the client is still busy with the message
+    before, takes that work off the path between a RETR and its first byte. ``stuffer``
+    holds the stuffing state after ``stuffed``; a ``FirstRange`` is used once. TOP uses
+    ``data`` (stuffing follows the cut). When the range has no line starting with a dot,
+    ``stuffed`` is ``data`` itself, so nothing is held twice.
+    """
+
+    data: bytes
+    stuffed: bytes
+    stuffer: DotStuffer
+
+    @classmethod
+    def of(cls, data: bytes) -> FirstRange:
+        """Stuff ``data``, the first range of a message."""
+        stuffer = DotStuffer()
+        return cls(data, stuffer.feed(data), stuffer)
 
 
 class StreamAborted(Exception):
@@ -69,38 +95,82 @@ class MessageStream:
         self._stopped = True
         self.resumeProducing()
 
-    async def run(self, uid: int, size: int, status: bytes, top_lines: int | None) -> None:
-        """Stream message ``uid`` of ``size`` CRLF octets, the whole or its TOP part."""
+    async def run(
+        self,
+        uid: int,
+        size: int,
+        status: bytes,
+        top_lines: int | None,
+        first: Deferred[FirstRange | None] | None = None,
+    ) -> None:
+        """Stream message ``uid`` of ``size`` CRLF octets, the whole or its TOP part.
+
+        ``first`` is a read of the first range started earlier (``ReadAhead``); if it
+        failed (None) the range is read again here, so that the store's error surfaces.
+        """
         top = TopFilter(top_lines) if top_lines is not None else None
-        stuffer = DotStuffer()
-        chunk = await self._mailbox.read(uid, 0, min(self._chunk, size))
+        prepared = await first if first is not None else None
+        if prepared is None:
+            chunk = await self._mailbox.read(uid, 0, min(self._chunk, size))
+        else:
+            chunk = prepared.data
         self._check_stopped()
         self.octets = len(chunk)
-        first = status + stuffer.feed(top.feed(chunk) if top is not None else chunk)
+        if prepared is not None and top is None:
+            body, stuffer = prepared.stuffed, prepared.stuffer
+        else:
+            stuffer = DotStuffer()
+            body = stuffer.feed(top.feed(chunk) if top is not None else chunk)
         self.started = True
         if self.octets >= size or not chunk or (top is not None and top.done):
-            self._consumer.write(first + stuffer.finish())
+            self._consumer.write(b"".join((status, body, stuffer.finish())))
             return
+        pending = self._read_next(uid, size)  # overlaps with sending the first range
         self._consumer.registerProducer(self, True)
         try:
-            self._consumer.write(first)
-            await self._rest(uid, size, stuffer, top)
+            self._consumer.write(status + body)
+            await self._rest(uid, size, stuffer, top, pending)
         finally:
             if not self._stopped:
                 self._consumer.unregisterProducer()
 
-    async def _rest(self, uid: int, size: int, stuffer: DotStuffer, top: TopFilter | None) -> None:
-        while self.octets < size and not (top is not None and top.done):
-            if self._paused is not None:
-                await self._paused
-            self._check_stopped()
-            chunk = await self._mailbox.read(uid, self.octets, min(self._chunk, size - self.octets))
-            self._check_stopped()
-            if not chunk:
-                break
-            self.octets += len(chunk)
-            self._consumer.write(stuffer.feed(top.feed(chunk) if top is not None else chunk))
-            self._progress()
+    def _read_next(self, uid: int, size: int) -> Deferred[bytes]:
+        length = min(self._chunk, size - self.octets)
+        return Deferred.fromCoroutine(self._mailbox.read(uid, self.octets, length))
+
+    async def _rest(
+        self,
+        uid: int,
+        size: int,
+        stuffer: DotStuffer,
+        top: TopFilter | None,
+        pending: Deferred[bytes],
+    ) -> None:
+        """The ranges after the first; each is read while the one before it is being sent,
+        and written once the transport has room (``resumeProducing``)."""
+        next_read: Deferred[bytes] | None = pending
+        try:
+            while next_read is not None:
+                reading, next_read = next_read, None
+                try:
+                    chunk = await reading
+                except Exception:
+                    self._check_stopped()  # the connection went away meanwhile: that is the news
+                    raise
+                if self._paused is not None:
+                    await self._paused
+                self._check_stopped()
+                if not chunk:
+                    break
+                self.octets += len(chunk)
+                data = stuffer.feed(top.feed(chunk) if top is not None else chunk)
+                if self.octets < size and not (top is not None and top.done):
+                    next_read = self._read_next(uid, size)
+                self._consumer.write(data)
+                self._progress()
+        finally:
+            if next_read is not None:  # abandoned: its outcome no longer matters
+                next_read.addErrback(lambda _failure: None)
         self._consumer.write(stuffer.finish())
 
     def _check_stopped(self) -> None:

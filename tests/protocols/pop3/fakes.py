@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.passwords import Password
 from mailstore.types import (
     DELETED,
+    ChangeEvent,
+    ChangeKind,
     FlagMode,
     FlagUpdate,
     MailboxSnapshot,
@@ -36,6 +38,17 @@ class FakeMailbox:
         self.reads: list[tuple[int, int, int | None]] = []
         self.fail: dict[str, StoreErrorKind] = {}
         self.expunged: list[int] = []
+        self.listeners: list[Callable[[ChangeEvent], None]] = []
+
+    def subscribe(self, listener: Callable[[ChangeEvent], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def expunge_elsewhere(self, uid: int) -> None:
+        """Another session (IMAP) expunges ``uid``: the change feed says so."""
+        del self.messages[uid]
+        for listener in list(self.listeners):
+            listener(ChangeEvent("alice", "INBOX", ChangeKind.EXPUNGED, (uid,), object()))
 
     def _maybe_fail(self, op: str) -> None:
         if op in self.fail:
@@ -56,6 +69,17 @@ class FakeMailbox:
             raise StoreError(StoreErrorKind.NOT_FOUND, "gone")
         data = self.messages[uid]
         return data[start:] if length is None else data[start : start + length]
+
+    async def read_many(self, ranges: Sequence[tuple[int, int, int | None]]) -> list[bytes | None]:
+        self._maybe_fail("read")
+        out: list[bytes | None] = []
+        for uid, start, length in ranges:
+            self.reads.append((uid, start, length))
+            data = self.messages.get(uid)
+            if data is not None:
+                data = data[start:] if length is None else data[start : start + length]
+            out.append(data)
+        return out
 
     async def store_flags(self, uids: Sequence[int], mode: FlagMode, flags: Iterable[str],
                           *, unchanged_since: int | None = None,

@@ -8,7 +8,11 @@ implicit TLS / without a TLS context), ``!locked user`` (another session holds t
 ``!fail op kind`` (store failure: op is snapshot/read/store_flags/expunge/account),
 ``!verifier-broken``, ``!disconnect``, ``!closed``, ``!open``, ``!tls`` (TLS was started),
 ``!expunged uids``, ``!seen uids``, ``!flags-untouched``, ``!delete-under-us uid`` (another
-session removes a message), ``!timeout`` (the idle timer fires), ``!unlocked user``.
+program removes a message), ``!expunged-elsewhere uid`` (another session expunges it through
+the store, which tells its listeners), ``!read-ahead uids`` (exactly these UIDs are read
+ahead), ``!reads uid:start:length ...`` (the store reads since the last ``!reads``),
+``!listeners n`` (change-feed subscriptions on INBOX),
+``!timeout`` (the idle timer fires), ``!unlocked user``.
 ``#`` lines are comments.
 """
 
@@ -176,6 +180,17 @@ def replay(path: Path, split: bool = False) -> tuple[bytes, bytes, Harness]:
             assert all(not f for f in box.flags.values()), path.name
         elif kind == "!delete-under-us":
             del box.messages[int(value[0])]
+        elif kind == "!expunged-elsewhere":
+            box.expunge_elsewhere(int(value[0]))
+        elif kind == "!read-ahead":
+            ahead = h.protocol._ahead
+            held = sorted(ahead.uids()) if ahead is not None else []
+            assert held == uids(value), path.name
+        elif kind == "!listeners":
+            assert len(box.listeners) == int(value[0]), path.name
+        elif kind == "!reads":
+            assert box.reads == [tuple(map(int, r.split(":"))) for r in value], path.name
+            box.reads.clear()
         elif kind == "!unlocked":
             assert not h.locks.held(value[0]), path.name
         elif kind == "!locked-now":
