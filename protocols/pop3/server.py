@@ -25,9 +25,7 @@ from mailstore.api import Mailbox, Store, Unsubscribe
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.types import DELETED, INBOX, SEEN, ChangeEvent, ChangeKind, FlagMode
 from protocols.auth import Authenticator, AuthUnavailableError
-from protocols.pop3.locks import LockToken, MaildropLocks
-from protocols.pop3.readahead import ReadAhead
-from protocols.pop3.session import (
+from protocols.pop3.actions import (
     Action,
     Authenticate,
     Close,
@@ -35,14 +33,14 @@ from protocols.pop3.session import (
     Maildrop,
     MaildropMessage,
     OpenMaildrop,
-    Pop3Session,
-    Pop3Settings,
     Send,
     StartTls,
-    State,
     Transfer,
     Update,
 )
+from protocols.pop3.locks import LockToken, MaildropLocks
+from protocols.pop3.readahead import ReadAhead
+from protocols.pop3.session import Pop3Session, Pop3Settings, State
 from protocols.pop3.streaming import MessageStream, StreamAborted
 from protocols.sockets import send_promptly
 from protocols.starttls import start_tls

@@ -41,23 +41,7 @@ from protocols.pop3.actions import (
 )
 from protocols.pop3.replies import CRLF, R, capabilities, greeting, multiline, ok
 
-__all__ = [
-    "Action",
-    "Authenticate",
-    "Close",
-    "ForgetReadAhead",
-    "Maildrop",
-    "MaildropMessage",
-    "OpenMaildrop",
-    "Pop3Session",
-    "Pop3Settings",
-    "Send",
-    "StartTls",
-    "State",
-    "Transfer",
-    "Update",
-    "uidl",
-]
+__all__ = ["Pop3Session", "Pop3Settings", "State", "uidl"]
 
 
 @dataclass(frozen=True, slots=True)
