@@ -4,10 +4,13 @@ implicit TLS (IMAPS) — inside the reactor of ``tests.conftest.reactor_thread``
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imapclient import IMAPClient
 from twisted.internet import endpoints
 
 from mailstore.accounts import AccountDirectory
@@ -76,3 +79,28 @@ def sample(n: int, body_lines: int = 3) -> bytes:
         b"Subject: message %d\r\nMessage-ID: <%d@example.org>\r\n"
         b"Date: Mon, 6 Nov 2023 10:00:00 +0000\r\n\r\n" % (n, n) + body
     )
+
+
+def imapclient_factory(
+    env: ImapEnv, mode: str, ctx: ssl.SSLContext
+) -> Iterator[Callable[[], IMAPClient]]:
+    """For a fixture: ``make()`` logs alice in with imapclient over STARTTLS or IMAPS
+    (``mode``), verifying the certificate with ``ctx``; every client is logged out after."""
+    clients: list[IMAPClient] = []
+
+    def make() -> IMAPClient:
+        if mode == "starttls":
+            client = IMAPClient("localhost", env.plain_port, ssl=False, timeout=30)
+            client.starttls(ctx)
+        else:
+            client = IMAPClient("localhost", env.tls_port, ssl=True, ssl_context=ctx, timeout=30)
+        client.login("alice", PASSWORD)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        try:
+            client.logout()
+        except Exception:
+            client.shutdown()

@@ -13,7 +13,13 @@ import pytest
 from imapclient import IMAPClient
 
 from mailstore.types import INBOX
-from tests.interop.imap_env import PASSWORD, ImapEnv, listen, make_env, sample
+from tests.interop.imap_env import (
+    ImapEnv,
+    imapclient_factory,
+    listen,
+    make_env,
+    sample,
+)
 from tests.protocols.conftest import (  # noqa: F401 - the trustme fixtures
     tls_ca,
     tls_cert_files,
@@ -37,26 +43,7 @@ def connect(
     env: ImapEnv,
     tls_client_context: ssl.SSLContext,  # noqa: F811 - pytest fixture
 ) -> Iterator[Callable[[], IMAPClient]]:
-    clients: list[IMAPClient] = []
-
-    def make() -> IMAPClient:
-        if request.param == "starttls":
-            client = IMAPClient("localhost", env.plain_port, ssl=False, timeout=30)
-            client.starttls(tls_client_context)
-        else:
-            client = IMAPClient(
-                "localhost", env.tls_port, ssl=True, ssl_context=tls_client_context, timeout=30
-            )
-        client.login("alice", PASSWORD)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        try:
-            client.logout()
-        except Exception:
-            client.shutdown()
+    yield from imapclient_factory(env, request.param, tls_client_context)
 
 
 def test_fetch_store_search_move(env: ImapEnv, connect: Any, reactor_thread: Any) -> None:

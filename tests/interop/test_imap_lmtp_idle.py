@@ -22,7 +22,14 @@ from mailstore.delivery import LocalDelivery
 from mailstore.types import INBOX
 from protocols.lmtp import LmtpSettings
 from protocols.lmtp import build_factory as lmtp_factory
-from tests.interop.imap_env import PASSWORD, ImapEnv, listen, make_env, sample
+from tests.interop.imap_env import (
+    PASSWORD,
+    ImapEnv,
+    imapclient_factory,
+    listen,
+    make_env,
+    sample,
+)
 from tests.protocols.conftest import (  # noqa: F401 - the trustme fixtures
     tls_ca,
     tls_cert_files,
@@ -76,27 +83,7 @@ def imapclient(
     mode: str,
     tls_client_context: ssl.SSLContext,  # noqa: F811 - pytest fixture
 ) -> Iterator[Callable[[], IMAPClient]]:
-    clients: list[IMAPClient] = []
-
-    def make() -> IMAPClient:
-        env = stack.imap
-        if mode == "starttls":
-            client = IMAPClient("localhost", env.plain_port, ssl=False, timeout=30)
-            client.starttls(tls_client_context)
-        else:
-            client = IMAPClient(
-                "localhost", env.tls_port, ssl=True, ssl_context=tls_client_context, timeout=30
-            )
-        client.login("alice", PASSWORD)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        try:
-            client.logout()
-        except Exception:
-            client.shutdown()
+    yield from imapclient_factory(stack.imap, mode, tls_client_context)
 
 
 def _imaplib(stack: Stack, mode: str, ctx: ssl.SSLContext) -> imaplib.IMAP4:
