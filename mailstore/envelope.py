@@ -8,8 +8,10 @@ only ever means group syntax (RFC 3501 7.4.2). Encoded-words are left as they ar
 
 from __future__ import annotations
 
+import re
+
 from mailstore.message import Address, Envelope
-from mailstore.mime import field_text, read_quoted
+from mailstore.mime import read_quoted
 
 MISSING_MAILBOX = "MISSING_MAILBOX"
 MISSING_DOMAIN = "MISSING_DOMAIN"
@@ -171,28 +173,98 @@ def parse_address_list(value: str | None) -> tuple[Address, ...]:
     """
     if not value:
         return ()
+    found = _RECENT.get(value)
+    if found is None:
+        found = _simple_list(value)
+        if found is None:
+            found = parse_address_list_slow(value)
+        if len(value) <= _RECENT_LENGTH:
+            if len(_RECENT) >= _RECENT_MAX:
+                _RECENT.clear()
+            _RECENT[value] = found
+    return found
+
+
+_RECENT: dict[str, tuple[Address, ...]] = {}
+"""Address lists parsed lately, by field value: a mailbox repeats the same To, From and
+Cc lines over and over, and the result is immutable, so it is shared. Bounded in entries
+and in the length of the values kept."""
+_RECENT_MAX = 4096
+_RECENT_LENGTH = 256
+
+
+_WS = r"[ \t\r\n]*+"
+_ATOM = r'[^ \t\r\n()<>@,;:"\[\]]++'
+_QUOTED = r'"[^"\\\r\n]*+"'
+_SIMPLE_MAILBOX = re.compile(
+    rf"{_WS}(?:(?P<local>{_ATOM}){_WS}@{_WS}(?P<domain>{_ATOM})"
+    rf"|(?P<phrase>(?:(?:{_ATOM}|{_QUOTED}){_WS})*+)"
+    rf"<{_WS}(?P<alocal>{_ATOM}){_WS}@{_WS}(?P<adomain>{_ATOM}){_WS}>)"
+    rf"{_WS}(?:,|\Z)"
+)
+"""One mailbox of the common shapes, up to its comma: ``local@domain`` or
+``[phrase] <local@domain>`` with a phrase of atoms and quoted-strings without escapes;
+no comments, routes, groups, domain literals or quoted local parts."""
+_PHRASE_WORD = re.compile(r'"([^"]*)"|[^ \t\r\n"]+')
+_NOT_WS = re.compile(r"[^ \t\r\n]+")
+
+
+def _simple_list(value: str) -> tuple[Address, ...] | None:
+    """``parse_address_list`` of a list made only of ``_SIMPLE_MAILBOX`` shapes, else None.
+
+    The same result as the general parser (the tests compare both), without its
+    per-character tokenizer: almost every From, To and Cc is of these shapes.
+    """
+    out: list[Address] = []
+    pos, end = 0, len(value)
+    match = _SIMPLE_MAILBOX.match
+    while pos < end:
+        m = match(value, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        local, domain, phrase, angle_local, angle_domain = m.groups()
+        if local is not None:
+            out.append(Address(None, None, local, domain))
+            continue
+        if not phrase:
+            name = None
+        elif '"' in phrase:
+            words = _PHRASE_WORD.finditer(phrase)
+            name = " ".join([w[0] if w[1] is None else w[1] for w in words]) or None
+        else:
+            name = " ".join(_NOT_WS.findall(phrase))
+        out.append(Address(name, None, angle_local, angle_domain))
+    return tuple(out)
+
+
+def parse_address_list_slow(value: str) -> tuple[Address, ...]:
+    """``parse_address_list`` by the general tokenizer and state machine (any input)."""
+    if not value:
+        return ()
     parser = _ListParser()
     for kind, text in _tokenize(value):
         parser.feed(kind, text)
     return parser.close()
 
 
-def build_envelope(fields: dict[bytes, bytes]) -> Envelope:
-    """RFC 3501 7.4.2 ENVELOPE from ``mime.header_fields`` output.
+def build_envelope(fields: dict[bytes, str]) -> Envelope:
+    """RFC 3501 7.4.2 ENVELOPE from ``mime.header_texts`` output.
 
     Absent fields are None or ``()``; Sender and Reply-To default to From when absent or
     empty. Strings are the unfolded raw values (UTF-8, surrogateescape).
     """
-    from_ = parse_address_list(field_text(fields, b"from"))
+    get = fields.get
+    from_ = parse_address_list(get(b"from"))
     return Envelope(
-        date=field_text(fields, b"date"),
-        subject=field_text(fields, b"subject"),
-        from_=from_,
-        sender=parse_address_list(field_text(fields, b"sender")) or from_,
-        reply_to=parse_address_list(field_text(fields, b"reply-to")) or from_,
-        to=parse_address_list(field_text(fields, b"to")),
-        cc=parse_address_list(field_text(fields, b"cc")),
-        bcc=parse_address_list(field_text(fields, b"bcc")),
-        in_reply_to=field_text(fields, b"in-reply-to"),
-        message_id=field_text(fields, b"message-id"),
+        get(b"date"),
+        get(b"subject"),
+        from_,
+        parse_address_list(get(b"sender")) or from_,
+        parse_address_list(get(b"reply-to")) or from_,
+        parse_address_list(get(b"to")),
+        parse_address_list(get(b"cc")),
+        parse_address_list(get(b"bcc")),
+        get(b"in-reply-to"),
+        get(b"message-id"),
     )

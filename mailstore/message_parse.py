@@ -14,6 +14,9 @@ part and every message/rfc822 has an envelope and a body.
 Offsets are over the message with CRLF line ends. Input with bare LF line ends is
 converted first (``to_crlf``) and the offsets and header returned are over that form, so
 callers that read byte ranges later should normalise with ``to_crlf`` themselves.
+``parse_stored`` reads a message file as stored and, for the common LF-only single-part
+file, counts the body's CRLF size and lines without converting it (issue #7: indexing a
+mailbox that was written directly parses every file once).
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ from mailstore.envelope import build_envelope
 from mailstore.message import BodyPart, Envelope
 from mailstore.mime import (
     Params,
-    field_text,
-    header_fields,
+    header_texts,
     parse_content_type,
     parse_disposition,
     parse_language,
@@ -70,6 +72,46 @@ def parse_message(data: bytes, *, crlf: bool = False) -> tuple[bytes, Envelope, 
         return _fallback(data)
 
 
+def parse_stored(raw: bytes) -> tuple[bytes, Envelope, BodyPart]:
+    """``parse_message`` of a message file's octets as stored (offsets over the CRLF form).
+
+    A file with LF line ends (what most MDAs write) whose body is a single part is parsed
+    without converting its body: each LF becomes one CRLF, so the body's CRLF size and
+    lines are counted on the LF form. Anything else is converted and parsed in full.
+    """
+    if b"\r" not in raw:
+        try:
+            found = _parse_lf_leaf(raw)
+        except Exception:  # noqa: BLE001 - the full parse below has the safety net
+            found = None
+        if found is not None:
+            return found
+        return parse_message(raw.replace(b"\n", b"\r\n"), crlf=True)
+    return parse_message(raw)
+
+
+def _parse_lf_leaf(raw: bytes) -> tuple[bytes, Envelope, BodyPart] | None:
+    """``parse_stored`` of ``raw`` (LF line ends, no CR at all) if its body is one part."""
+    if raw.startswith(b"\n"):
+        header_end = 1
+    else:
+        blank = raw.find(b"\n\n")
+        header_end = len(raw) if blank < 0 else blank + 2
+    header = raw[:header_end].replace(b"\n", b"\r\n")
+    fields = header_texts(header)
+    ctype = parse_content_type(fields.get(b"content-type"))
+    if ctype is not None and (ctype[0] == "multipart" or ctype[:2] == _MESSAGE_RFC822[:2]):
+        return None  # a container: its parts' offsets need the CRLF form
+    newlines = raw.count(b"\n", header_end)
+    size = len(raw) - header_end + newlines
+    lines = 0 if size == 0 else newlines if raw.endswith(b"\n") else newlines + 1
+    body = _body_part(
+        b"", fields, header_start=0, body_start=len(header), body_end=len(header) + size,
+        depth=0, default=_TEXT_PLAIN, lines=lines, ctype=ctype,
+    )  # fmt: skip
+    return header, build_envelope(fields), body
+
+
 def parse_message_file(fp: BinaryIO) -> tuple[bytes, Envelope, BodyPart]:
     """``parse_message`` of a whole file (blocking: run it in a thread)."""
     return parse_message(fp.read())
@@ -110,10 +152,10 @@ def _count_lines(data: bytes, start: int, end: int) -> int:
 
 def _entity(
     data: bytes, start: int, end: int, depth: int, default: _Type
-) -> tuple[BodyPart, dict[bytes, bytes]]:
+) -> tuple[BodyPart, dict[bytes, str]]:
     """The entity (header + body) in ``data[start:end]`` and its wanted header fields."""
     body_start = _body_start(data, start, end)
-    fields = header_fields(data[start:body_start])
+    fields = header_texts(data[start:body_start])
     part = _body_part(
         data, fields, header_start=start, body_start=body_start, body_end=end, depth=depth,
         default=default,
@@ -130,16 +172,23 @@ def _boundary(params: Params) -> bytes | None:
 
 def _body_part(
     data: bytes,
-    fields: dict[bytes, bytes],
+    fields: dict[bytes, str],
     *,
     header_start: int,
     body_start: int,
     body_end: int,
     depth: int,
     default: _Type,
+    lines: int | None = None,
+    ctype: _Type | None = None,
 ) -> BodyPart:
-    mtype, subtype, params = parse_content_type(field_text(fields, b"content-type")) or default
-    encoding = parse_token_value(field_text(fields, b"content-transfer-encoding")) or "7BIT"
+    """The part whose fields and offsets are given; ``lines`` when counted already (then
+    ``data`` is not read unless the part is a container), ``ctype`` when parsed already."""
+    get = fields.get
+    if ctype is None:
+        ctype = parse_content_type(get(b"content-type"))
+    mtype, subtype, params = ctype or default
+    encoding = parse_token_value(get(b"content-transfer-encoding")) or "7BIT"
     encoding = encoding.upper()
     parts: tuple[BodyPart, ...] = ()
     envelope: Envelope | None = None
@@ -161,15 +210,15 @@ def _body_part(
         type=mtype,
         subtype=subtype,
         params=params,
-        content_id=field_text(fields, b"content-id"),
-        description=field_text(fields, b"content-description"),
+        content_id=get(b"content-id"),
+        description=get(b"content-description"),
         encoding=encoding,
         size=body_end - body_start,
-        lines=_count_lines(data, body_start, body_end),
-        md5=field_text(fields, b"content-md5"),
-        disposition=parse_disposition(field_text(fields, b"content-disposition")),
-        language=parse_language(field_text(fields, b"content-language")),
-        location=field_text(fields, b"content-location"),
+        lines=_count_lines(data, body_start, body_end) if lines is None else lines,
+        md5=get(b"content-md5"),
+        disposition=parse_disposition(get(b"content-disposition")),
+        language=parse_language(get(b"content-language")),
+        location=get(b"content-location"),
         header_start=header_start,
         body_start=body_start,
         body_end=body_end,

@@ -2,9 +2,11 @@
 
 Hand-written scanners over the raw header bytes, because the message parser runs on every
 delivery and on every message of a mailbox being indexed: ``email.parser`` with its policies
-is both slower and more forgiving in ways that lose offsets. Nothing here raises on
-malformed input; values that cannot be parsed come back as ``None`` (the caller applies the
-RFC 2045 defaults).
+is both slower and more forgiving in ways that lose offsets. The header block is cut into
+fields by one compiled regex, and the common simple Content-Type/-Disposition values are
+read by regexes too (``*_slow`` functions handle the rest; the tests compare both).
+Nothing here raises on malformed input; values that cannot be parsed come back as ``None``
+(the caller applies the RFC 2045 defaults).
 """
 
 from __future__ import annotations
@@ -40,21 +42,42 @@ def header_fields(block: bytes) -> dict[bytes, bytes]:
     what follows the colon, leading and trailing white space included. Lines that are not
     fields (no colon, a name with white space) are skipped.
     """
-    found: dict[bytes, list[bytes]] = {}
-    current: list[bytes] | None = None
-    for line in block.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t"):
-            if current is not None:
-                current.append(line)
-            continue
-        current = None
-        colon = line.find(b":")
-        if colon <= 0:
-            continue
-        name = line[:colon].rstrip(b" \t").lower()
-        if name in WANTED_FIELDS and name not in found:
-            current = found[name] = [line[colon + 1 :]]
-    return {name: b"".join(chunks) for name, chunks in found.items()}
+    found: dict[bytes, bytes] = {}
+    for raw_name, raw in _WANTED_FIELD.findall(b"\r\n" + block):  # every field after a CRLF
+        name = raw_name.lower()
+        if name not in found:
+            # every CRLF in the value precedes white space: removing them unfolds it
+            found[name] = raw.replace(b"\r\n", b"") if b"\r" in raw else raw
+    return found
+
+
+def header_texts(block: bytes) -> dict[bytes, str]:
+    """``header_fields`` with each value as ``field_text`` gives it (UTF-8 with
+    surrogateescape, outer white space stripped): what the message parser reads."""
+    found: dict[bytes, str] = {}
+    for raw_name, raw in _WANTED_FIELD.findall(b"\r\n" + block):
+        name = raw_name.lower()
+        if name not in found:
+            value = raw.replace(b"\r\n", b"") if b"\r" in raw else raw
+            found[name] = value.decode("utf-8", "surrogateescape").strip(" \t")
+    return found
+
+
+def _any_case(name: bytes) -> bytes:
+    """A pattern matching ``name`` (lower-case) in any ASCII case, with character classes
+    (much faster in ``re`` than ``IGNORECASE``)."""
+    return b"".join(
+        b"[%c%c]" % (c, c - 32) if 0x61 <= c <= 0x7A else re.escape(bytes([c])) for c in name
+    )
+
+
+_WANTED_FIELD = re.compile(
+    b"\r\n(" + b"|".join(_any_case(name) for name in sorted(WANTED_FIELDS)) + b")[ \t]*:"
+    b"([^\r]*+(?:\r(?:(?!\n)|\n(?=[ \t]))[^\r]*+)*+)"
+)
+"""A wanted field: at a line start, its name (in any ASCII case), optional white space,
+the colon (a name holds no colon, so it is the first one) and the value with its
+continuation lines, up to the CRLF that no white space follows (or the end)."""
 
 
 def field_text(fields: dict[bytes, bytes], name: bytes) -> str | None:
@@ -208,10 +231,59 @@ def merge_rfc2231(raw: Iterable[tuple[str, str]]) -> Params:
     return tuple(out)
 
 
+_TSPECIAL_FREE = r'[^()<>@,;:\\"/\[\]?=\x00-\x20\x7f]++'
+_SIMPLE_TYPE = re.compile(rf"({_TSPECIAL_FREE})[ \t]*+/[ \t]*+({_TSPECIAL_FREE})")
+_SIMPLE_DISPOSITION = re.compile(_TSPECIAL_FREE)
+_SIMPLE_PARAM = re.compile(
+    rf'[ \t]*+;[ \t]*+({_TSPECIAL_FREE})[ \t]*+=[ \t]*+(?:"([^"\\\r\n]*+)"|([^ \t\r\n;("]*+))'
+)
+"""``; attribute=value`` with a token or a quoted-string without escapes or CR/LF."""
+_SIMPLE_END = re.compile(r"[ \t]*+;?[ \t]*+\Z")
+
+
+def _simple_params(value: str, pos: int) -> Params | None:
+    """``parse_params(value, pos)`` when the rest is only ``_SIMPLE_PARAM`` shapes (and an
+    optional final ``;``), else None: no comments, escapes, folds or garbage to skip."""
+    raw: list[tuple[str, str]] = []
+    match = _SIMPLE_PARAM.match
+    while (m := match(value, pos)) is not None:
+        quoted = m[2]
+        raw.append((m[1].lower(), m[3] if quoted is None else quoted))
+        pos = m.end()
+    if _SIMPLE_END.match(value, pos) is None:
+        return None
+    return merge_rfc2231(raw) if "*" in value else tuple(raw)
+
+
 def parse_content_type(value: str | None) -> tuple[str, str, Params] | None:
     """``type "/" subtype *(";" parameter)`` (RFC 2045 5.1), types lower-cased; None if invalid."""
     if value is None:
         return None
+    found = _RECENT_TYPES.get(value, _UNSEEN)
+    if found is not _UNSEEN:
+        return found
+    found = None
+    m = _SIMPLE_TYPE.match(value)
+    if m is not None:
+        params = _simple_params(value, m.end())
+        if params is not None:
+            found = m[1].lower(), m[2].lower(), params
+    if found is None:
+        found = parse_content_type_slow(value)
+    if len(value) <= 256:
+        if len(_RECENT_TYPES) >= 1024:
+            _RECENT_TYPES.clear()
+        _RECENT_TYPES[value] = found
+    return found
+
+
+_UNSEEN: tuple[str, str, Params] = ("", "", ())
+_RECENT_TYPES: dict[str, tuple[str, str, Params] | None] = {}
+"""Content-Type values parsed lately (few distinct ones recur; the result is immutable)."""
+
+
+def parse_content_type_slow(value: str) -> tuple[str, str, Params] | None:
+    """``parse_content_type`` by the general scanners (comments, folds, garbage)."""
     i = skip_cfws(value, 0)
     mtype, i = read_token(value, i)
     i = skip_cfws(value, i)
@@ -227,6 +299,16 @@ def parse_disposition(value: str | None) -> tuple[str, Params] | None:
     """Content-Disposition (RFC 2183): the type as given and its parameters; None if absent."""
     if value is None:
         return None
+    m = _SIMPLE_DISPOSITION.match(value)
+    if m is not None:
+        params = _simple_params(value, m.end())
+        if params is not None:
+            return m[0], params
+    return parse_disposition_slow(value)
+
+
+def parse_disposition_slow(value: str) -> tuple[str, Params] | None:
+    """``parse_disposition`` by the general scanners."""
     dtype, i = read_token(value, skip_cfws(value, 0))
     if not dtype:
         return None

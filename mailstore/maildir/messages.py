@@ -32,7 +32,7 @@ from mailstore.maildir.sync import (
     record_own_change,
 )
 from mailstore.message import MessageMeta
-from mailstore.message_parse import parse_message, to_crlf
+from mailstore.message_parse import parse_message, parse_stored, to_crlf
 from mailstore.types import MailboxSnapshot, MailboxStatus, MessageInfo, QuotaLimits
 
 _FLAGS = index.FlagCache()
@@ -413,12 +413,25 @@ def metadata(ctx: Ctx, name: str, uids: list[int]) -> dict[int, MessageMeta]:
             )
         }
         out: dict[int, MessageMeta] = {}
-        for r in rows:
-            meta = _cached_meta(r, stored.get(r.uid))
-            if meta is None:
-                meta = _compute_meta(ctx, row.id, path, r)
-            if meta is not None:
-                out[r.uid] = meta
+        computed: list[tuple[int, int, bytes, str]] = []
+        dirs = (f"{path}/cur/", f"{path}/new/")  # strings: a Path per message costs more
+        enabled = gc.isenabled()
+        gc.disable()  # thousands of small objects, none of them in a cycle
+        try:
+            for r in rows:
+                meta = _cached_meta(r, stored.get(r.uid))
+                if meta is None:
+                    meta = _compute_meta(dirs[r.in_new] + r.name, r)
+                    if meta is not None:
+                        structure = metacodec.encode(meta.envelope, meta.body)
+                        computed.append((row.id, r.uid, meta.header, structure))
+                if meta is not None:
+                    out[r.uid] = meta
+        finally:
+            if enabled:
+                gc.enable()
+        if computed:
+            ctx.conn.executemany(_STORE_META_SQL, computed)
     return out
 
 
@@ -427,6 +440,10 @@ _LOAD_META_SQL = (
     "WHERE mailbox_id=? AND uid IN (SELECT value FROM json_each(?))"
 )
 """The cached metadata of many messages in one query (``metadata`` asks for hundreds)."""
+_STORE_META_SQL = (
+    "INSERT OR REPLACE INTO message_meta(mailbox_id, uid, header, structure) VALUES (?, ?, ?, ?)"
+)
+"""``index.store_meta`` for many messages at once (``executemany``)."""
 
 
 def _cached_meta(r: MessageRow, stored: tuple[bytes, str] | None) -> MessageMeta | None:
@@ -439,12 +456,15 @@ def _cached_meta(r: MessageRow, stored: tuple[bytes, str] | None) -> MessageMeta
     return MessageMeta(r.uid, r.size, r.internal_date, stored[0], envelope, body)
 
 
-def _compute_meta(ctx: Ctx, mailbox_id: int, path: Path, r: MessageRow) -> MessageMeta | None:
+def _compute_meta(file: str, r: MessageRow) -> MessageMeta | None:
+    """Parse the message file (as stored: ``parse_stored`` converts line ends as needed)."""
     try:
-        # read_file gives the CRLF form (cheaply for LF files), which parse_message wants
-        data = read_file(file_path(path, r.name, r.in_new), -1, 0, None)
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
-    header, envelope, body = parse_message(data, crlf=True)
-    index.store_meta(ctx.conn, mailbox_id, r.uid, header, metacodec.encode(envelope, body))
+    try:
+        raw = _read_at(fd, 0, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+    header, envelope, body = parse_stored(raw)
     return MessageMeta(r.uid, r.size, r.internal_date, header, envelope, body)

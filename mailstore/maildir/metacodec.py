@@ -23,12 +23,13 @@ def _addrs(addrs: tuple[Address, ...]) -> list[list[str | None]]:
 
 
 def _envelope(env: Envelope) -> list[Any]:
+    from_ = _addrs(env.from_)
     return [
         env.date,
         env.subject,
-        _addrs(env.from_),
-        _addrs(env.sender),
-        _addrs(env.reply_to),
+        from_,
+        from_ if env.sender is env.from_ else _addrs(env.sender),  # the parser shares them
+        from_ if env.reply_to is env.from_ else _addrs(env.reply_to),
         _addrs(env.to),
         _addrs(env.cc),
         _addrs(env.bcc),
@@ -41,17 +42,15 @@ def _part(p: BodyPart) -> list[Any]:
     return [
         p.type,
         p.subtype,
-        [list(kv) for kv in p.params],
+        p.params,  # tuples encode as JSON arrays
         p.content_id,
         p.description,
         p.encoding,
         p.size,
         p.lines,
         p.md5,
-        None
-        if p.disposition is None
-        else [p.disposition[0], [list(kv) for kv in p.disposition[1]]],
-        None if p.language is None else list(p.language),
+        p.disposition,
+        p.language,
         p.location,
         p.header_start,
         p.body_start,
@@ -64,20 +63,26 @@ def _part(p: BodyPart) -> list[Any]:
 
 def encode(envelope: Envelope, body: BodyPart) -> str:
     """Envelope and body structure → JSON text."""
-    return json.dumps([1, _envelope(envelope), _part(body)], separators=(",", ":"))
+    return _ENCODER.encode([1, _envelope(envelope), _part(body)])
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+"""One encoder for every call (``json.dumps`` with options builds a new one each time);
+the structure is a tree by construction, so the check for cycles is skipped."""
 
 
 def _to_addrs(data: list[Any]) -> tuple[Address, ...]:
-    return tuple(Address(*item) for item in data)
+    return tuple([Address(*item) for item in data])
 
 
 def _to_envelope(d: list[Any]) -> Envelope:
+    from_ = _to_addrs(d[2])
     return Envelope(
         date=d[0],
         subject=d[1],
-        from_=_to_addrs(d[2]),
-        sender=_to_addrs(d[3]),
-        reply_to=_to_addrs(d[4]),
+        from_=from_,
+        sender=from_ if d[3] == d[2] else _to_addrs(d[3]),  # mostly a copy of From
+        reply_to=from_ if d[4] == d[2] else _to_addrs(d[4]),
         to=_to_addrs(d[5]),
         cc=_to_addrs(d[6]),
         bcc=_to_addrs(d[7]),
@@ -87,7 +92,7 @@ def _to_envelope(d: list[Any]) -> Envelope:
 
 
 def _pairs(data: list[Any]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(k), str(v)) for k, v in data)
+    return tuple([(str(k), str(v)) for k, v in data])
 
 
 def _to_part(d: list[Any]) -> BodyPart:

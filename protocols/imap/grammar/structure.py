@@ -56,6 +56,15 @@ def _str(value: str) -> bytes:
 
 
 def _address(address: Address) -> bytes:
+    name, mailbox, host = address.name, address.mailbox, address.host
+    if address.adl is None and mailbox is not None and host is not None:
+        # the common shape: one check of the three strings together (each is shorter
+        # than their sum, and each is plain if their concatenation is)
+        joined = mailbox + host if name is None else name + mailbox + host
+        if len(joined) <= MAX_QUOTED and _PLAIN.match(joined):
+            if name is None:
+                return f'(NIL NIL "{mailbox}" "{host}")'.encode("ascii")
+            return f'("{name}" NIL "{mailbox}" "{host}")'.encode("ascii")
     return b"(%s %s %s %s)" % (
         _nstr(address.name),
         _nstr(address.adl),
@@ -72,12 +81,15 @@ def _addresses(addresses: tuple[Address, ...]) -> bytes:
 
 def envelope_bytes(envelope: Envelope) -> bytes:
     """``envelope`` (RFC 3501 7.4.2 ENVELOPE)."""
+    from_ = envelope.from_
+    from_bytes = _addresses(from_)
+    sender, reply_to = envelope.sender, envelope.reply_to  # mostly equal to From
     return b"(%s %s %s %s %s %s %s %s %s %s)" % (
         _nstr(envelope.date),
         _nstr(envelope.subject),
-        _addresses(envelope.from_),
-        _addresses(envelope.sender),
-        _addresses(envelope.reply_to),
+        from_bytes,
+        from_bytes if sender == from_ else _addresses(sender),
+        from_bytes if reply_to == from_ else _addresses(reply_to),
         _addresses(envelope.to),
         _addresses(envelope.cc),
         _addresses(envelope.bcc),
