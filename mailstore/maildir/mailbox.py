@@ -16,7 +16,7 @@ from twisted.logger import Logger
 
 from mailstore.api import ChangeListener, ReadRange, Unsubscribe
 from mailstore.errors import StoreError, StoreErrorKind
-from mailstore.maildir import flagops, messages, transfer
+from mailstore.maildir import flagops, messages, reads, transfer
 from mailstore.maildir.core import AccountCore
 from mailstore.maildir.layout import mailbox_path
 from mailstore.message import MessageMeta
@@ -124,7 +124,7 @@ class MaildirMailbox:
         if core.closed:
             raise StoreError(StoreErrorKind.TEMPORARY, "store closed")
         data = await core.unlocked(
-            messages.read_indexed,
+            reads.read_indexed,
             core.reader,
             self._path,
             self._name,
@@ -136,10 +136,10 @@ class MaildirMailbox:
             return data
         # not in the index as last committed, or its file was renamed: sync and retry
         for force in (False, True):
-            file, row, changes = await core.call(messages.locate, self._name, uid, force=force)
+            file, row, changes = await core.call(reads.locate, self._name, uid, force=force)
             core.publish_sync(self._name, changes)
             try:
-                return await core.unlocked(messages.read_file, file, row.size, start, length)
+                return await core.unlocked(reads.read_file, file, row.size, start, length)
             except StoreError as exc:
                 if exc.kind is not StoreErrorKind.NOT_FOUND:
                     raise
@@ -159,18 +159,18 @@ class MaildirMailbox:
         if not wanted:
             return []
         out = await core.unlocked(
-            messages.read_indexed_many, core.reader, self._path, self._name, wanted
+            reads.read_indexed_many, core.reader, self._path, self._name, wanted
         )
         missing = [i for i, data in enumerate(out) if data is None]
         for force in (False, True):
             if not missing:
                 break
             uids = sorted({wanted[i][0] for i in missing})
-            files, changes = await core.call(messages.locate_many, self._name, uids, force=force)
+            files, changes = await core.call(reads.locate_many, self._name, uids, force=force)
             core.publish_sync(self._name, changes)
             # not in the index after a sync: gone (as ``read``); in it: read again
             missing = [i for i in missing if wanted[i][0] in files]
-            retried = await core.unlocked(messages.read_files, files, [wanted[i] for i in missing])
+            retried = await core.unlocked(reads.read_files, files, [wanted[i] for i in missing])
             for i, data in zip(missing, retried, strict=True):
                 out[i] = data
             missing = [i for i in missing if out[i] is None]
