@@ -237,7 +237,7 @@ def commit_append(
             flagged = bool(prepared.system or prepared.keywords)
             file_name = format_name(prepared.base, letters) if flagged else prepared.base
             dest = file_path(path, file_name, not flagged)
-            before = dir_mtimes(path)
+            before = changes.mtimes or dir_mtimes(path)  # as the sync just saw them
             os.rename(prepared.path, dest)
             moved = True
             try:

@@ -66,6 +66,8 @@ class SyncChanges:
     appended: list[int] = field(default_factory=list)
     flags: list[int] = field(default_factory=list)
     expunged: list[int] = field(default_factory=list)
+    mtimes: tuple[int, int] | None = None
+    """``dir_mtimes`` as the sync found them before it looked (None: not taken)."""
 
     def __bool__(self) -> bool:
         return bool(self.appended or self.flags or self.expunged)
@@ -221,9 +223,28 @@ def sync_mailbox(
     """Bring the index of one maildir up to date (inside a write transaction).
 
     ``move_new`` (a session taking ``\\Recent``, as Dovecot does on SELECT) also moves the
-    files of ``new/`` into ``cur/``. When only ``new/`` changed, only it is listed.
+    files of ``new/`` into ``cur/``. When only ``new/`` changed, only it is listed. The
+    result carries the directory mtimes found first (unless files were moved): an append
+    uses them as the "before" of its own change instead of stat'ing again.
     """
-    new_mtime, cur_mtime = dir_mtimes(path)
+    mtimes = dir_mtimes(path)
+    changes = _sync(conn, path, row, mtimes, force=force, uidlist=uidlist, move_new=move_new)
+    if not move_new:
+        changes.mtimes = mtimes
+    return changes
+
+
+def _sync(
+    conn: sqlite3.Connection,
+    path: Path,
+    row: MailboxRow,
+    mtimes: tuple[int, int],
+    *,
+    force: bool,
+    uidlist: UidList | None,
+    move_new: bool,
+) -> SyncChanges:
+    new_mtime, cur_mtime = mtimes
     now = time.time_ns()
     new_stale = _stale(new_mtime, row.scan_state("new"), now)
     cur_stale = _stale(cur_mtime, row.scan_state("cur"), now)
