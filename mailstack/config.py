@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailstore.blocking import STORE_THREADS
 from mailstore.sizes import parse_size
 
 DEFAULT_DATA_DIR = "mailstack-data"
@@ -99,6 +100,8 @@ class Config:
     hostname: str
     mail_root: Path
     spool_dir: Path
+    store_threads: int
+    """Threads for disk work (``mailstore.blocking``)."""
     accounts: AccountsConfig
     tls: TLSConfig
     lmtp: LmtpConfig
@@ -183,6 +186,7 @@ _TOP: dict[str, tuple[Checker, Any]] = {
     "hostname": (_string, "localhost"),
     "mail_root": (_string, "mail"),
     "spool_dir": (_string, "spool"),
+    "store_threads": (_positive, STORE_THREADS),
 }
 _SECTIONS: dict[str, dict[str, tuple[Checker, Any]]] = {
     "accounts": {
@@ -288,6 +292,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, config_file: Path | Non
         hostname=hostname,
         mail_root=under_data(top["mail_root"]),
         spool_dir=under_data(top["spool_dir"]),
+        store_threads=top["store_threads"],
         accounts=AccountsConfig(
             passwd_file=under_data(acc["passwd_file"]),
             aliases_file=under_data(acc["aliases_file"]),

@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from mailstack.config import Config, ConfigError
 from mailstore.accounts import AccountDirectory
+from mailstore.blocking import set_store_threads
 from mailstore.maildir.store import MaildirStore
 from mailstore.types import QuotaLimits
 from protocols.auth import Authenticator
@@ -185,6 +186,7 @@ def build_runtime(config: Config) -> Runtime:
             messages=config.accounts.default_quota_messages,
         ),
     )
+    set_store_threads(config.store_threads)
     store = MaildirStore(accounts, config.spool_dir)
     return Runtime(config, accounts, store, Authenticator(accounts), tls_context)
 

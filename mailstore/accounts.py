@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 from twisted.logger import Logger
 
 from mailstore.aliases import AliasTable, Recipient, parse_aliases, resolve_address
-from mailstore.blocking import run_blocking
+from mailstore.blocking import run_hashing
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.passwd_edit import atomic_edit
 from mailstore.passwd_file import (
@@ -213,7 +213,7 @@ class AccountDirectory:
         """
         record = self.lookup(user) if check_user_name(user) is None else None
         stored = record.password_hash if record is not None and record.password_hash else None
-        ok = await run_blocking(verify_password, password, stored or DUMMY_HASH)
+        ok = await run_hashing(verify_password, password, stored or DUMMY_HASH)
         if record is None:
             log.info("login failed: unknown user {user!r}", user=user)
             return None

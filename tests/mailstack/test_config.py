@@ -28,6 +28,7 @@ def test_defaults_without_file(tmp_path, monkeypatch):
     assert cfg.managesieve.listen == ("tcp:4190:interface=127.0.0.1",)
     assert cfg.tls.certificate is None and cfg.tls.allow_plaintext_auth is False
     assert cfg.hostname == "localhost"
+    assert cfg.store_threads == 4
 
 
 def test_paths_relative_to_the_file(tmp_path):
@@ -78,6 +79,7 @@ quota_tempfail = true
         ("imap = 3", "[imap]: expected a table"),
         ("hostname = 'two words'", "hostname:"),
         ("data_dir = 7", "data_dir: expected a string"),
+        ("store_threads = 0", "store_threads: expected a whole number >= 1"),
         ("[lmtp\n", "not valid TOML"),
         ("[submission]\nrelay = 'localhost'", "[submission] relay: expected an endpoint"),
         ("[submission]\nrelay = 25", "[submission] relay: expected a string"),
