@@ -9,9 +9,12 @@ mapped to ``StoreError`` kinds there; the detail goes to the log only.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -27,7 +30,7 @@ from mailstore.maildir.index import INDEX_FILE
 from mailstore.maildir.readindex import ReadIndex
 from mailstore.maildir.spool import Spool
 from mailstore.maildir.sync import SyncChanges
-from mailstore.types import ChangeEvent, ChangeKind, QuotaLimits
+from mailstore.types import ChangeEvent, ChangeKind, MailboxSnapshot, QuotaLimits
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -54,6 +57,19 @@ def map_errors(fn: Callable[[], T]) -> T:
         raise StoreError(StoreErrorKind.INTERNAL, f"disk: {exc}") from exc
 
 
+FRESH_SECONDS = 1.0
+"""How long a remembered snapshot may answer for its mailbox (``fresh_snapshot``)."""
+_now = time.monotonic
+"""The clock of ``fresh_snapshot`` (a module attribute, so tests can move it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    snapshot: MailboxSnapshot
+    at: float
+    claimed: bool
+
+
 class AccountCore:
     """Shared state of one user's open store; held by the store, used by its objects."""
 
@@ -69,6 +85,7 @@ class AccountCore:
         self.reader = ReadIndex(ctx.root / INDEX_FILE)
         """Lock-free lookups for ``Mailbox.read`` (see ``mailstore.maildir.readindex``)."""
         self.closed = False
+        self._fresh: dict[str, _Fresh] = {}
 
     async def call(
         self, fn: Callable[Concatenate[Ctx, P], T], *args: P.args, **kwargs: P.kwargs
@@ -77,7 +94,34 @@ class AccountCore:
         async with self.lock:
             if self.closed:
                 raise StoreError(StoreErrorKind.TEMPORARY, "store closed")
-            return await blocking.run_blocking(map_errors, partial(fn, self.ctx, *args, **kwargs))
+            try:
+                return await blocking.run_blocking(
+                    map_errors, partial(fn, self.ctx, *args, **kwargs)
+                )
+            finally:
+                self._fresh.clear()  # whatever it did, remembered snapshots may be stale
+
+    def fresh_snapshot(self, mailbox: str, *, claim_recent: bool) -> MailboxSnapshot | None:
+        """The snapshot ``remember_snapshot`` kept for ``mailbox`` if nothing has been done to
+        the account in this process since and it is less than ``FRESH_SECONDS`` old; None
+        otherwise (and for a claim of ``\\Recent`` unless that snapshot claimed them all).
+
+        Every change made in this process goes through ``call``, which forgets them; what
+        another program does to the Maildir shows at most ``FRESH_SECONDS`` later (no
+        different from it happening that much later). A second SELECT of an unchanged
+        mailbox then needs no trip to the thread pool.
+        """
+        entry = self._fresh.get(mailbox)
+        if entry is None or self.closed or _now() - entry.at >= FRESH_SECONDS:
+            return None
+        if claim_recent and not entry.claimed:
+            return None
+        first_recent = entry.snapshot.uidnext if claim_recent else 0  # nothing left to claim
+        return dataclasses.replace(entry.snapshot, first_recent_uid=first_recent)
+
+    def remember_snapshot(self, snapshot: MailboxSnapshot, *, claimed: bool) -> None:
+        """Keep ``snapshot``, just taken by ``call`` (``claimed``: it claimed ``\\Recent``)."""
+        self._fresh[snapshot.name] = _Fresh(snapshot, _now(), claimed)
 
     async def unlocked(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` in the thread pool without the lock (file work that needs no index)."""

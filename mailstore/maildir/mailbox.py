@@ -49,12 +49,20 @@ class MaildirMailbox:
         return self._name
 
     async def snapshot(self, *, claim_recent: bool = False) -> MailboxSnapshot:
-        """Sync and return the state (RFC 3501 6.3.1 SELECT; RFC 7162 HIGHESTMODSEQ)."""
+        """Sync and return the state (RFC 3501 6.3.1 SELECT; RFC 7162 HIGHESTMODSEQ).
+
+        Answered without a thread-pool trip when this account has not changed since a
+        snapshot of the mailbox taken less than a second ago (``AccountCore.fresh_snapshot``).
+        """
         core = self._core
+        fresh = core.fresh_snapshot(self._name, claim_recent=claim_recent)
+        if fresh is not None:
+            return fresh
         snap, changes = await core.call(
             messages.snapshot, self._name, claim_recent, core.reader.snapshots
         )
-        self._core.publish_sync(self._name, changes)
+        core.remember_snapshot(snap, claimed=claim_recent)
+        core.publish_sync(self._name, changes)
         return snap
 
     async def status(self) -> MailboxStatus:

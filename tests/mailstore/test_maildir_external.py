@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 
 from mailstore.errors import StoreError, StoreErrorKind
+from mailstore.maildir import core
 from mailstore.maildir.index import INDEX_FILE
 from mailstore.maildir.store import MaildirStore
 from mailstore.testing import USER, FakeUsers, sample_message
 from mailstore.types import DELETED, FLAGGED, INBOX, SEEN, ChangeEvent, ChangeKind, FlagMode
+
+
+@pytest.fixture(autouse=True)
+def no_fresh_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the sync finding other programs' changes at once; the short
+    window in which a remembered snapshot answers is tested in test_maildir_fresh.py."""
+    monkeypatch.setattr(core, "FRESH_SECONDS", 0.0)
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mailstore.maildir import core
 from mailstore.maildir.store import MaildirStore
 from mailstore.testing import USER, FakeUsers, sample_message
 from mailstore.types import FLAGGED, INBOX, SEEN, FlagMode
@@ -35,7 +38,10 @@ def test_read_many_after_external_rename_and_delete(tmp_path: Path, reactor_thre
     reactor_thread.run(go)
 
 
-def test_warm_snapshot_sees_another_process(tmp_path: Path, reactor_thread: Any) -> None:
+def test_warm_snapshot_sees_another_process(
+    tmp_path: Path, reactor_thread: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "FRESH_SECONDS", 0.0)  # the sync, not the fresh window
     users = FakeUsers(tmp_path / "home")
     ours, theirs = MaildirStore(users, tmp_path / "s1"), MaildirStore(users, tmp_path / "s2")
 
