@@ -33,6 +33,9 @@ from mailstore.types import (
 )
 
 log = Logger()
+ONE_TRIP_LIMIT = 256 * 1024
+"""Appends up to this size to an idle account write and commit in one trip, holding the
+account lock during the write; a bigger message is written first, without the lock."""
 
 
 class MaildirMailbox:
@@ -101,11 +104,12 @@ class MaildirMailbox:
             internal_date=internal_date,
         )
         limits = partial(core.users.quota_limits, core.user)  # looked up in the same hop
-        if not core.lock.locked:  # nobody else is using the index: one trip does it all
+        small = isinstance(source, bytes) and len(source) <= ONE_TRIP_LIMIT
+        if small and not core.lock.locked:  # the index is idle: one trip does it all
             row, uid, changes, size = await core.call(
                 messages.write_and_commit, self._name, write, limits
             )
-        else:  # write while the others work, then wait for the index
+        else:  # write while the others work (or without holding them up), then commit
             prepared = await core.unlocked(write)
             size = prepared.size
             row, uid, changes = await core.call(
