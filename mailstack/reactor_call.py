@@ -1,6 +1,6 @@
 """Run one coroutine to completion from synchronous code (``mailstack-admin``).
 
-The store's API is asynchronous and its disk work goes to the reactor's thread pool, so a
+The store's API is asynchronous and its disk work goes to a thread pool of the reactor, so a
 command-line tool needs a running reactor. If one is already running in another thread
 (the test suite's), the call is handed to it; otherwise the reactor runs just for this call.
 """

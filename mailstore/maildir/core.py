@@ -2,9 +2,10 @@
 
 Every synchronous operation runs through ``AccountCore.call``: under the account's
 ``DeferredLock`` (one SQLite connection per account, used by one thread at a time) in the
-reactor's thread pool (``mailstore.blocking.run_blocking``); only message reads skip the
+storage thread pool (``mailstore.blocking.run_blocking``); only message reads skip the
 lock, through a read-only connection (``ReadIndex``). OS and SQLite failures are
-mapped to ``StoreError`` kinds there; the detail goes to the log only.
+mapped to ``StoreError`` kinds there; the detail goes to the log only. The last snapshot
+of each mailbox is remembered briefly, until the next locked call (``fresh_snapshot``).
 """
 
 from __future__ import annotations
