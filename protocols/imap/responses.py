@@ -322,6 +322,14 @@ class FetchData:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchLines:
+    """Untagged ``* n FETCH (...)`` lines already made, CRLF included (``fetchlines``: the
+    FETCH of view-only items writes a batch of messages at once)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class NamespaceData:
     """``* NAMESPACE personal other shared`` (RFC 2342 5); each ``(prefix, separator)``."""
 
@@ -384,6 +392,7 @@ Response = (
     | ExpungeData
     | VanishedData
     | FetchData
+    | FetchLines
     | NamespaceData
     | IdData
     | EnabledData

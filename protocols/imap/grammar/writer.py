@@ -278,4 +278,6 @@ def serialize_chunks(response: r.Response) -> list[Chunk]:
     """One response as octet pieces (and ``ExternalLiteral`` placeholders), CRLF included."""
     if isinstance(response, r.FetchData):
         return _fetch(response)
+    if isinstance(response, r.FetchLines):
+        return [response.data]
     return [_line(response)]

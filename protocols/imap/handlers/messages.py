@@ -23,6 +23,7 @@ from mailstore.names import normalize_name
 from mailstore.types import SEEN, FlagMode
 from protocols.imap import commands as c
 from protocols.imap.fetching import FetchPlanner, Need, PlannedFetch, needs, unseen
+from protocols.imap.fetchlines import LINES_PER_BATCH, FetchLineWriter, view_items
 from protocols.imap.grammar.fetch import FetchAttr
 from protocols.imap.handlers import HandlerResult, bad, no, ok
 from protocols.imap.responses import (
@@ -30,6 +31,7 @@ from protocols.imap.responses import (
     Condition,
     CopyUidCode,
     FetchData,
+    FetchLines,
     FetchValue,
     FlagsItem,
     ModifiedCode,
@@ -73,7 +75,8 @@ async def handle_fetch(cmd: c.Fetch, sel: SelectedMailbox) -> HandlerResult:
     ready (``SelectedMailbox.send``): the client starts reading while later messages are
     read, and only one batch's octets are held at a time. No EXPUNGE is sent meanwhile
     (RFC 3501 7.4.1): a message that vanishes is left out and the answer is
-    ``NO [EXPUNGEISSUED]`` (RFC 2180 4.1.2).
+    ``NO [EXPUNGEISSUED]`` (RFC 2180 4.1.2). Items the view alone answers (FLAGS, UID,
+    MODSEQ, RFC822.SIZE, INTERNALDATE) are written by ``fetchlines``, batch by batch too.
     """
     if cmd.modifiers.vanished and "QRESYNC" not in sel.enabled:
         return bad("VANISHED needs ENABLE QRESYNC")
@@ -90,6 +93,9 @@ async def handle_fetch(cmd: c.Fetch, sel: SelectedMailbox) -> HandlerResult:
     out = _Output(sel)
     if cmd.modifiers.vanished:
         await out.send(_vanished(cmd, sel))
+    attrs = view_items(cmd.items, with_uid=cmd.uid, with_modseq=_with_modseq(cmd, sel))
+    if attrs is not None:
+        return await _fetch_view_items(sel, uids, FetchLineWriter(sel, attrs), out)
     fetch = _Fetch(cmd, sel, seen_now)
     batches = [uids[start : start + META_BATCH] for start in range(0, len(uids), META_BATCH)]
     metas = _Metadata(sel, batches if Need.META in need else [])
@@ -111,6 +117,25 @@ async def handle_fetch(cmd: c.Fetch, sel: SelectedMailbox) -> HandlerResult:
     if fetch.missing:
         return no(_GONE, code=_EXPUNGE_ISSUED, untagged=out.held)
     return ok("Fetch completed", untagged=out.held)
+
+
+async def _fetch_view_items(
+    sel: SelectedMailbox, uids: list[int], writer: FetchLineWriter, out: _Output
+) -> HandlerResult:
+    """FETCH of items the view answers alone (``fetchlines``): no store call, no ``\\Seen``
+    change, no message can be missing; same octets as the general path, made in batches."""
+    for start in range(0, len(uids), LINES_PER_BATCH):
+        await out.send([FetchLines(writer.lines(uids[start : start + LINES_PER_BATCH]))])
+        if sel.closed:
+            return no("Connection closed")  # nobody reads the rest
+    log.debug("fetch {mailbox}: {count} messages from the view", mailbox=sel.name, count=len(uids))
+    return ok("Fetch completed", untagged=out.held)
+
+
+def _with_modseq(cmd: c.Fetch, sel: SelectedMailbox) -> bool:
+    """MODSEQ in every response: CHANGEDSINCE, or FLAGS under CONDSTORE (RFC 7162 3.1.4.1)."""
+    wants_flags = FetchAttr.FLAGS in cmd.items
+    return cmd.modifiers.changed_since is not None or (sel.condstore and wants_flags)
 
 
 class _Metadata:
@@ -164,12 +189,11 @@ class _Fetch:
     def __init__(self, cmd: c.Fetch, sel: SelectedMailbox, seen_now: set[int]) -> None:
         self.sel = sel
         self.seen_now = seen_now
-        wants_flags = FetchAttr.FLAGS in cmd.items
         self.planner = FetchPlanner(
             sel,
             cmd.items,
             with_uid=cmd.uid,
-            with_modseq=cmd.modifiers.changed_since is not None or (sel.condstore and wants_flags),
+            with_modseq=_with_modseq(cmd, sel),
             modseq_if_flagged=sel.condstore,
         )
         self.count = 0
