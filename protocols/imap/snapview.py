@@ -26,7 +26,7 @@ class SnapshotView:
 
     messages: tuple[MessageInfo, ...]
     uids: list[int]
-    """Never changed: views copy it."""
+    """Never changed: views share it until their first change (copy on write)."""
     info: dict[int, MessageInfo]
     """Never changed: views copy it before their first change."""
     keywords: frozenset[str]
