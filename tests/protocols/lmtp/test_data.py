@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.lmtp.data import ChunkDecoder, DataDecoder, HeaderScanner
+from protocols.lmtp.data import ChunkDecoder, DataDecoder, HeaderScanner, split_lines
 
 
 def decode_all(
@@ -107,6 +108,22 @@ def test_dot_stuffing_round_trip(lines) -> None:
 def test_output_has_only_crlf_line_ends(stream) -> None:
     body, _done, _rest, _ = decode_all(stream + b"\r\n.\r\n")
     assert body.count(b"\r") == body.count(b"\n") == body.count(b"\r\n")
+
+
+@given(st.binary(max_size=300))
+def test_split_lines_matches_a_regex_normaliser(data) -> None:
+    normal, longest = split_lines(data)
+    assert normal == re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    assert longest == max((len(p) for p in re.split(rb"\r\n|\r|\n", data)), default=0)
+
+
+@pytest.mark.parametrize("cuts", [[], [3], [11, 13], [12]])
+def test_line_limit_counts_unstuffed_octets(cuts: list[int]) -> None:
+    stuffed = b".." + b"z" * 10 + b"\r\n.\r\n"  # 12 octets sent, 11 once unstuffed
+    _got, done, _rest, decoder = decode_all(b"hi\r\n" + stuffed, cuts, max_line=11)
+    assert done and not decoder.limits.line_too_long
+    _got, done, _rest, decoder = decode_all(b"hi\r\n" + stuffed, cuts, max_line=10)
+    assert done and decoder.limits.line_too_long
 
 
 @given(st.binary(max_size=100), st.lists(st.integers(min_value=0, max_value=100), max_size=5))
