@@ -81,10 +81,13 @@ class Mailbox(Protocol):
         internal_date: float | None = None,
         prefix: bytes = b"",
         origin: object | None = None,
+        crlf: bool = False,
     ) -> AppendResult:
         """Store a message durably (fsync file and directory) and give it the next UID.
 
         ``prefix`` (e.g. ``Return-Path``/``Delivered-To`` lines) is written before the message.
+        ``crlf``: the caller vouches that the (in-memory) message has no bare LF, as LMTP's
+        DATA decoder guarantees, so the store need not check it again.
         Raises ``OVER_QUOTA`` when the user's quota would be exceeded.
         """
 

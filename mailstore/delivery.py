@@ -116,7 +116,8 @@ class DeliveryAgent(Protocol):
         """Resolve ``address`` (aliases, ``+detail``) and check quota for ``size_hint`` octets."""
 
     def spool(self) -> SpoolWriter:
-        """A writer that receives the message body as it arrives."""
+        """A writer that receives the message body as it arrives, with CRLF line ends and
+        no bare LF (as LMTP's DATA and BDAT decoders deliver it): it is stored as it is."""
 
     async def deliver(
         self, staged: StagedMessage, envelope: DeliveryEnvelope, recipient: Recipient
@@ -370,13 +371,17 @@ class LocalDelivery:
         if mailbox is not None:
             self._mailboxes.move_to_end(key)
             try:
-                return await mailbox.append(self._message(staged), prefix=prefix, flags=flags)
+                return await mailbox.append(
+                    self._message(staged), prefix=prefix, flags=flags, crlf=True
+                )
             except StoreError as error:
                 if error.kind is not StoreErrorKind.NOT_FOUND:
                     raise
                 del self._mailboxes[key]
         mailbox = await self._open(account, name)
-        return await mailbox.append(self._message(staged), prefix=prefix, flags=flags)
+        return await mailbox.append(
+                    self._message(staged), prefix=prefix, flags=flags, crlf=True
+                )
 
     async def _open(self, account: Account, name: str) -> Mailbox:
         key = (account.user, name)

@@ -143,10 +143,14 @@ def _body_start(data: bytes, start: int, end: int) -> int:
 
 
 def _count_lines(data: bytes, start: int, end: int) -> int:
-    """CRLF-terminated lines in ``data[start:end]``, plus a final unterminated one."""
+    """CRLF-terminated lines in ``data[start:end]``, plus a final unterminated one.
+
+    ``data`` is the CRLF form (no bare LF), so counting LF counts CRLF: a one-byte search,
+    twice as fast on a big body as the two-byte one.
+    """
     if end <= start:
         return 0
-    lines = data.count(b"\r\n", start, end)
+    lines = data.count(b"\n", start, end)
     return lines if data.endswith(b"\r\n", start, end) else lines + 1
 
 

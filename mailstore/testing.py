@@ -160,6 +160,19 @@ class StoreContract:
 
         harness.run(body)
 
+    def test_append_of_a_message_vouched_crlf(self, harness: StoreHarness) -> None:
+        async def body() -> None:
+            store = harness.open()
+            _, box = await _inbox(store)
+            message = sample_message(7)
+            uid = (await box.append(message, prefix=b"X-Trace: 1\r\n", crlf=True)).uid
+            assert await box.read(uid) == b"X-Trace: 1\r\n" + message
+            snap = await box.snapshot()
+            assert snap.messages[-1].size == len(message) + 12
+            await harness.close_all()
+
+        harness.run(body)
+
     def test_concurrent_appends_get_distinct_uids(self, harness: StoreHarness) -> None:
         async def body() -> None:
             store = harness.open()

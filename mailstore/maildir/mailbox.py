@@ -82,6 +82,7 @@ class MaildirMailbox:
         internal_date: float | None = None,
         prefix: bytes = b"",
         origin: object | None = None,
+        crlf: bool = False,
     ) -> AppendResult:
         """Store durably and give the next UID (RFC 3501 6.3.11, RFC 4315 APPENDUID)."""
         core = self._core
@@ -102,6 +103,7 @@ class MaildirMailbox:
             system=system,
             keywords=keywords,
             internal_date=internal_date,
+            crlf=crlf,
         )
         limits = partial(core.users.quota_limits, core.user)  # looked up in the same hop
         small = isinstance(source, bytes) and len(source) <= ONE_TRIP_LIMIT

@@ -179,10 +179,12 @@ def write_message(
     system: frozenset[str],
     keywords: frozenset[str],
     internal_date: float | None,
+    crlf: bool = False,
 ) -> Prepared:
     """Write prefix + message as ``tmp/<base>`` of maildir ``path``, contents fsynced, and
     parse its metadata (no lock needed: the name is unique). A missing maildir surfaces
-    as ``FileNotFoundError`` (``NOT_FOUND``); quota is checked by ``commit_append``."""
+    as ``FileNotFoundError`` (``NOT_FOUND``); quota is checked by ``commit_append``.
+    ``crlf``: in-memory ``message`` known to have no bare LF (not converted again)."""
     if isinstance(message, Path):
         with open(message, "rb") as f:
             full = prefix + f.read()
@@ -195,7 +197,7 @@ def write_message(
             os.link(message, staged)
         is_crlf = size == len(full)
     else:
-        full = to_crlf(prefix) + to_crlf(message)
+        full = to_crlf(prefix) + (message if crlf else to_crlf(message))
         size = len(full)
         base = new_basename(size, size)
         staged = path / "tmp" / base
