@@ -314,8 +314,8 @@ def print_table(
     print(f"{'step':30s} {'mailstack s':>12s} {'dovecot s':>10s} {'ratio':>7s}")
     for step in STEPS:
         mine, other = ours[step], theirs.get(step)
-        cells = f"{other:10.3f} {mine / other:7.2f}" if other else f"{'-':>10s} {'-':>7s}"
-        print(f"{step:30s} {mine:12.3f} {cells}")
+        cells = f"{other:10.4f} {mine / other:7.2f}" if other else f"{'-':>10s} {'-':>7s}"
+        print(f"{step:30s} {mine:12.4f} {cells}")
     for key in ("MB/s", "search hits", "expunged"):
         other_value = theirs_extra.get(key)
         other_text = f"{other_value:10.1f}" if other_value is not None else f"{'-':>10s}"
