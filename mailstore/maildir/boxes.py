@@ -82,6 +82,8 @@ def resolve(
         changes = SyncChanges()
     else:
         changes = sync_mailbox(ctx.conn, path, row, force=force, move_new=move_new)
+        if changes.untouched:
+            return row, path, changes  # nothing written: no need to read the row again
     fresh = index.get_mailbox(ctx.conn, name)
     assert fresh is not None
     return fresh, path, changes

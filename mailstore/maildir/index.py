@@ -280,6 +280,16 @@ def bump_modseq(conn: sqlite3.Connection, mailbox_id: int) -> int:
     return int(row[0])
 
 
+def take_uid_and_modseq(conn: sqlite3.Connection, mailbox_id: int) -> tuple[int, int]:
+    """``take_uids(..., 1)`` and ``bump_modseq`` in one statement (an append)."""
+    row = conn.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 "
+        "WHERE id=? RETURNING uidnext - 1, highestmodseq",
+        (mailbox_id,),
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
 def take_uids(conn: sqlite3.Connection, mailbox_id: int, count: int) -> int:
     """Reserve ``count`` UIDs (inside a write transaction); the first of them."""
     row = conn.execute(

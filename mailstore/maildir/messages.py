@@ -244,8 +244,7 @@ def commit_append(
             moved = True
             try:
                 fsync_dir(dest.parent)
-                uid = index.take_uids(ctx.conn, row.id, 1)
-                modseq = index.bump_modseq(ctx.conn, row.id)
+                uid, modseq = index.take_uid_and_modseq(ctx.conn, row.id)
                 message = MessageRow(
                     uid,
                     prepared.base,

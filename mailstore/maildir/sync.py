@@ -68,6 +68,8 @@ class SyncChanges:
     expunged: list[int] = field(default_factory=list)
     mtimes: tuple[int, int] | None = None
     """``dir_mtimes`` as the sync found them before it looked (None: not taken)."""
+    untouched: bool = False
+    """The sync found nothing to look at and wrote nothing: the mailbox row is as it was."""
 
     def __bool__(self) -> bool:
         return bool(self.appended or self.flags or self.expunged)
@@ -249,7 +251,7 @@ def _sync(
     new_stale = _stale(new_mtime, row.scan_state("new"), now)
     cur_stale = _stale(cur_mtime, row.scan_state("cur"), now)
     if not (force or new_stale or cur_stale or move_new):
-        return SyncChanges()
+        return SyncChanges(untouched=True)
     scanned_at = time.time_ns()
     new_names = _names(path, "new")
     if not (force or cur_stale or (move_new and new_names)):
