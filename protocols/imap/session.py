@@ -192,11 +192,17 @@ class ImapSession:
         if self.state is c.SessionState.LOGOUT:
             return
         match event:
+            case CommandFrame() if self.conversation is not None and len(event.lines) == 1:
+                # Framed as a command before IDLE/AUTHENTICATE switched the framer to raw
+                # lines: a client that sent DONE in the same write as IDLE.
+                await self.conversation.on_line(event.lines[0])
             case CommandFrame():
                 await self._command(event)
             case RawLine(line):
                 if self.conversation is not None:
                     await self.conversation.on_line(line)
+                else:  # framed raw before the exchange ended: a command sent behind DONE
+                    await self._command(CommandFrame((line,)))
             case Wake():
                 if self.conversation is not None and self.selected is not None:
                     await self.output.send(await self.updates(allow_expunge=True))
