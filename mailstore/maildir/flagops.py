@@ -23,6 +23,7 @@ from mailstore.maildir.filenames import (
     preserved_letters,
 )
 from mailstore.maildir.keywords import KeywordMap, valid_keyword
+from mailstore.maildir.messagerows import delete_messages
 from mailstore.maildir.sync import SyncChanges, dir_mtimes, record_own_change
 from mailstore.types import SYSTEM_FLAGS, FlagMode, FlagUpdate, StoreFlagsResult
 
@@ -213,7 +214,7 @@ def expunge(
                 unlink(f"{str_path}/{'new' if in_new else 'cur'}/{file_name}")
         removed = [uid for uid, _, _, _ in doomed]
         index.bump_modseq(ctx.conn, row.id)
-        index.delete_messages(ctx.conn, row.id, removed)
+        delete_messages(ctx.conn, row.id, removed)
         index.add_usage(ctx.conn, -sum(d[3] for d in doomed), -len(doomed))
         fsync_dirs(path / "cur", path / "new")
         record_own_change(ctx.conn, row, path, before)

@@ -21,8 +21,9 @@ from mailstore.maildir import index, metacodec
 from mailstore.maildir.boxes import Ctx, existing_path, file_path, resolve
 from mailstore.maildir.durable import fsync_dir, write_staged
 from mailstore.maildir.filenames import flags_to_letters, format_name, new_basename
-from mailstore.maildir.index import MailboxRow, MessageRow
+from mailstore.maildir.index import MailboxRow
 from mailstore.maildir.keywords import KeywordMap
+from mailstore.maildir.messagerows import MessageRow, insert_message, message_rows, store_meta
 from mailstore.maildir.reads import read_at
 from mailstore.maildir.sync import (
     SyncChanges,
@@ -256,8 +257,8 @@ def commit_append(
                     prepared.size,
                     prepared.internal_date,
                 )
-                index.insert_message(ctx.conn, row.id, message)
-                index.store_meta(ctx.conn, row.id, uid, prepared.header, prepared.structure)
+                insert_message(ctx.conn, row.id, message)
+                store_meta(ctx.conn, row.id, uid, prepared.header, prepared.structure)
                 index.add_usage(ctx.conn, prepared.size, 1)
                 record_own_change(ctx.conn, row, path, before)
             except BaseException:
@@ -290,7 +291,7 @@ def metadata(ctx: Ctx, name: str, uids: list[int]) -> dict[int, MessageMeta]:
     """Cached metadata of the messages of ``uids`` that exist; computed once if missing."""
     with index.write_transaction(ctx.conn):
         row, path, _ = resolve(ctx, name)
-        rows = index.message_rows(ctx.conn, row.id, uids)
+        rows = message_rows(ctx.conn, row.id, uids)
         stored = {
             int(uid): (bytes(header), str(structure))
             for uid, header, structure in ctx.conn.execute(
@@ -328,7 +329,7 @@ _LOAD_META_SQL = (
 _STORE_META_SQL = (
     "INSERT OR REPLACE INTO message_meta(mailbox_id, uid, header, structure) VALUES (?, ?, ?, ?)"
 )
-"""``index.store_meta`` for many messages at once (``executemany``)."""
+"""``store_meta`` for many messages at once (``executemany``)."""
 
 
 def _cached_meta(r: MessageRow, stored: tuple[bytes, str] | None) -> MessageMeta | None:

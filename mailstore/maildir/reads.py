@@ -15,7 +15,7 @@ from mailstore.api import ReadRange
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir import index
 from mailstore.maildir.boxes import Ctx, file_path, resolve
-from mailstore.maildir.index import MessageRow
+from mailstore.maildir.messagerows import MessageRow, message_rows
 from mailstore.maildir.readindex import ReadIndex
 from mailstore.maildir.sync import SyncChanges
 from mailstore.message_parse import to_crlf
@@ -27,7 +27,7 @@ def locate(
     """The file of message ``uid`` after a sync (forced when a read found it gone)."""
     with index.write_transaction(ctx.conn):
         row, path, changes = resolve(ctx, name, force=force)
-        found = index.message_rows(ctx.conn, row.id, [uid])
+        found = message_rows(ctx.conn, row.id, [uid])
     if not found:
         raise StoreError(StoreErrorKind.NOT_FOUND, "no such message")
     return file_path(path, found[0].name, found[0].in_new), found[0], changes
@@ -82,7 +82,7 @@ def locate_many(
     """Files and sizes of the messages of ``uids`` still in the mailbox, after a sync."""
     with index.write_transaction(ctx.conn):
         row, path, changes = resolve(ctx, name, force=force)
-        found = index.message_rows(ctx.conn, row.id, uids)
+        found = message_rows(ctx.conn, row.id, uids)
     return {r.uid: (file_path(path, r.name, r.in_new), r.size) for r in found}, changes
 
 

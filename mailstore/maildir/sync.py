@@ -51,8 +51,15 @@ from mailstore.maildir.filenames import (
     parse_name,
     split_letters,
 )
-from mailstore.maildir.index import MailboxRow, MessageRow
+from mailstore.maildir.index import MailboxRow
 from mailstore.maildir.keywords import KeywordMap
+from mailstore.maildir.messagerows import (
+    MessageRow,
+    bases_known,
+    delete_messages,
+    insert_messages,
+    names_in,
+)
 from mailstore.maildir.uidlist import UidList
 
 DIRTY_WINDOW_NS = 2_000_000_000
@@ -276,7 +283,7 @@ def _scan_new_only(
     conn: sqlite3.Connection, path: Path, row: MailboxRow, new_names: list[str]
 ) -> SyncChanges | None:
     """Index new files of ``new/``; None if anything else changed (a full scan is needed)."""
-    known = index.names_in(conn, row.id, True)
+    known = names_in(conn, row.id, True)
     listing = set(new_names)
     if not known <= listing:
         return None
@@ -284,7 +291,7 @@ def _scan_new_only(
     if not fresh_names:
         return SyncChanges()
     fresh = {_base(name): (name, True) for name in fresh_names}
-    if len(fresh) != len(fresh_names) or index.bases_known(conn, row.id, fresh):
+    if len(fresh) != len(fresh_names) or bases_known(conn, row.id, fresh):
         return None
     changes = SyncChanges()
     _add_new(
@@ -336,8 +343,8 @@ def _full_scan(
     move_new: bool,
 ) -> SyncChanges:
     """Compare both directories with the index: renames, expunges, new files."""
-    known_new = index.names_in(conn, row.id, True)
-    known_cur = index.names_in(conn, row.id, False)
+    known_new = names_in(conn, row.id, True)
+    known_cur = names_in(conn, row.id, False)
     if not (known_new <= listing.new and known_cur <= listing.cur):
         listing.relist()
     if move_new:
@@ -365,7 +372,7 @@ def _full_scan(
             changes=changes,
         )
     if disk:
-        for base in index.bases_known(conn, row.id, disk):
+        for base in bases_known(conn, row.id, disk):
             del disk[base]  # another name for a file the index has under its own name
     if disk:
         _add_new(
@@ -414,7 +421,7 @@ def _apply_diff(
     )
     if gone:
         next_modseq()
-        index.delete_messages(conn, row.id, [uid for uid, _ in gone])
+        delete_messages(conn, row.id, [uid for uid, _ in gone])
         index.add_usage(conn, -sum(size for _, size in gone), -len(gone))
         changes.expunged = sorted(uid for uid, _ in gone)
 
@@ -455,6 +462,6 @@ def _add_new(
         uid = known[base] if base in known else next(uids)
         bits, keywords = _flags_of(name, kw, frozenset())
         new_rows.append(MessageRow(uid, base, name, in_new, bits, keywords, modseq, size, mtime))
-    index.insert_messages(conn, row.id, new_rows)
+    insert_messages(conn, row.id, new_rows)
     index.add_usage(conn, sum(r.size for r in new_rows), len(new_rows))
     changes.appended = sorted(r.uid for r in new_rows)

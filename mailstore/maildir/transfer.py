@@ -19,8 +19,9 @@ from mailstore.maildir import index
 from mailstore.maildir.boxes import Ctx, file_path, fsync_dirs, resolve, unlink_quietly
 from mailstore.maildir.durable import copy_file_durably
 from mailstore.maildir.filenames import flags_to_letters, format_name, new_basename
-from mailstore.maildir.index import MailboxRow, MessageRow
+from mailstore.maildir.index import MailboxRow
 from mailstore.maildir.keywords import KeywordMap
+from mailstore.maildir.messagerows import MessageRow, delete_messages, insert_messages, message_rows
 from mailstore.maildir.messages import check_quota
 from mailstore.maildir.sync import SyncChanges, dir_mtimes, record_own_change
 from mailstore.types import QuotaLimits
@@ -50,7 +51,7 @@ def _insert_copies(
     first = index.take_uids(ctx.conn, dest.id, len(pairs))
     modseq = index.bump_modseq(ctx.conn, dest.id)
     uids = list(range(first, first + len(pairs)))
-    index.insert_messages(
+    insert_messages(
         ctx.conn,
         dest.id,
         [
@@ -72,7 +73,7 @@ def _sources(
 ) -> tuple[MailboxRow, Path, MailboxRow, Path, list[MessageRow], SyncChanges, SyncChanges]:
     src_row, src_path, src_changes = resolve(ctx, source)
     dest_row, dest_path, dest_changes = resolve(ctx, dest)
-    rows = index.message_rows(ctx.conn, src_row.id, uids)
+    rows = message_rows(ctx.conn, src_row.id, uids)
     return src_row, src_path, dest_row, dest_path, rows, src_changes, dest_changes
 
 
@@ -142,7 +143,7 @@ def move(ctx: Ctx, source: str, dest: str, uids: list[int]) -> CopyOutcome:
             fsync_dirs(dest_path / "cur", src_path / "cur", src_path / "new")
             dest_uids = _insert_copies(ctx, dest_row, pairs, src_row.id)
             index.bump_modseq(ctx.conn, src_row.id)
-            index.delete_messages(ctx.conn, src_row.id, [r.uid for r in rows])
+            delete_messages(ctx.conn, src_row.id, [r.uid for r in rows])
             record_own_change(ctx.conn, src_row, src_path, before_src)
             record_own_change(ctx.conn, dest_row, dest_path, before_dest)
         except BaseException as exc:

@@ -12,19 +12,14 @@ string before reading any message.
 Matching follows RFC 3501: strings are case-insensitive substrings; header values are
 matched both as sent and with RFC 2047 encoded-words decoded; dates compare by day
 (INTERNALDATE in UTC, as FETCH INTERNALDATE reports it; the Date: header in its own
-zone, falling back to INTERNALDATE when missing or unparsable).
+zone, falling back to INTERNALDATE when missing or unparsable). The decoding of message
+text and header values for matching lives in ``searchtext``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.errors
-import email.header
-import email.message
-import email.policy
 import email.utils
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -54,6 +49,7 @@ from protocols.imap.grammar.search import (
 )
 from protocols.imap.grammar.sequence import ResolvedSet
 from protocols.imap.responses import ESearchData, Response, SearchData
+from protocols.imap.searchtext import MessageText, field_values
 from protocols.imap.selected import SelectedMailbox
 
 META_BATCH = 500
@@ -65,97 +61,6 @@ _BODY_FIELDS = frozenset({TextField.BODY, TextField.TEXT})
 
 Tri = bool | None
 """Three-valued: None while the message text has not been read."""
-_CHARSET = re.compile(rb'charset\s*=\s*"?([^\s";]+)')
-_PLAIN_CHARSETS = frozenset({b"us-ascii", b"utf-8", b"utf8"})
-
-
-def decode_header_value(text: str) -> str:
-    """``text`` with RFC 2047 encoded-words decoded (unknown charsets as UTF-8)."""
-    if "=?" not in text:
-        return text
-    try:
-        pieces = email.header.decode_header(text)
-    except (ValueError, email.errors.HeaderParseError):
-        return text
-    out: list[str] = []
-    for piece, charset in pieces:
-        if isinstance(piece, str):
-            out.append(piece)
-            continue
-        try:
-            out.append(piece.decode(charset or "utf-8", "replace"))
-        except LookupError:
-            out.append(piece.decode("utf-8", "replace"))
-    return "".join(out)
-
-
-def _payload_text(part: email.message.Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    try:
-        return payload.decode(part.get_content_charset() or "utf-8", "replace")
-    except LookupError:
-        return payload.decode("utf-8", "replace")
-
-
-class MessageText:
-    """A message read for BODY/TEXT: raw octets first, decoded MIME text only if needed."""
-
-    __slots__ = ("_decoded", "_lowered", "data", "header_end")
-
-    def __init__(self, data: bytes, header_end: int | None = None) -> None:
-        self.data = data
-        if header_end is None:
-            blank = data.find(b"\r\n\r\n")
-            header_end = len(data) if blank < 0 else blank + 4
-        self.header_end = header_end
-        self._decoded: tuple[str, str] | None = None
-        self._lowered: bytes | None = None
-
-    def contains(self, needle: str, *, with_header: bool) -> bool:
-        """Case-insensitive substring (``needle`` casefolded) in the body (and header)."""
-        if self._lowered is None:
-            self._lowered = self.data.lower()
-        lowered = self._lowered
-        raw = lowered if with_header else lowered[self.header_end :]
-        if needle.encode("utf-8") in raw:
-            return True
-        if needle.isascii() and not self._encoded(lowered):
-            return False
-        header, body = self._decode()
-        return needle in body or (with_header and needle in header)
-
-    def _encoded(self, lowered: bytes) -> bool:
-        """True if the raw octets may hide text (transfer encodings, charsets, 2047)."""
-        if b"base64" in lowered or b"quoted-printable" in lowered or b"=?" in lowered:
-            return True
-        return any(cs not in _PLAIN_CHARSETS for cs in _CHARSET.findall(lowered))
-
-    def _decode(self) -> tuple[str, str]:
-        if self._decoded is None:
-            self._decoded = _decode_message(self.data, self.header_end)
-        return self._decoded
-
-
-def _decode_message(data: bytes, header_end: int) -> tuple[str, str]:
-    """(header text, body text), decoded and casefolded (blocking: run in a thread)."""
-    header = "\n".join(
-        v for _, raw in header_fields(data[:header_end]) for v in _field_values(raw, name=True)
-    )
-    texts: list[str] = []
-    try:
-        message = email.message_from_bytes(data, policy=email.policy.compat32)
-        for part in message.walk():
-            if part.get_content_maintype() == "text":
-                texts.append(_payload_text(part))
-            elif part is not message and part.get_content_type() == "message/rfc822":
-                for inner in part.get_payload():
-                    pairs = inner.items() if isinstance(inner, email.message.Message) else []
-                    texts.extend(decode_header_value(str(v)) for _, v in pairs)
-    except Exception:  # noqa: BLE001 - malformed MIME: fall back to the raw octets
-        texts = [data[header_end:].decode("utf-8", "replace")]
-    return header.casefold(), "\n".join(texts).casefold()
 
 
 @dataclass(slots=True)
@@ -176,16 +81,8 @@ class Candidate:
         if self._headers is None:
             self._headers = {}
             for key, raw in header_fields(self.meta.header):
-                self._headers.setdefault(key, []).extend(_field_values(raw))
+                self._headers.setdefault(key, []).extend(field_values(raw))
         return self._headers.get(name.lower().encode("utf-8", "replace"), [])
-
-
-def _field_values(raw: bytes, *, name: bool = False) -> list[str]:
-    """A field's value, unfolded and casefolded: as sent, and RFC 2047-decoded if different."""
-    value = raw if name or b":" not in raw else raw.split(b":", 1)[1]
-    text = value.replace(b"\r\n", b"").strip(b" \t").decode("utf-8", "replace")
-    decoded = decode_header_value(text)
-    return [text.casefold()] if decoded == text else [text.casefold(), decoded.casefold()]
 
 
 @dataclass(slots=True)

@@ -28,20 +28,19 @@ from mailstore.delivery import (
 )
 from mailstore.errors import StoreErrorKind
 from mailstore.types import StagedMessage
-from protocols.lmtp.session import (
+from protocols.lmtp.actions import (
     AbortSpool,
     Accepted,
     Action,
     CheckRecipient,
     Close,
     Deliver,
-    LmtpSession,
-    LmtpSettings,
     OpenSpool,
     Send,
     WriteSpool,
-    new_queue_id,
 )
+from protocols.lmtp.session import LmtpSession, new_queue_id
+from protocols.lmtp.settings import LmtpSettings
 from protocols.sockets import send_promptly
 
 log = Logger()

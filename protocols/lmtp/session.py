@@ -3,10 +3,11 @@
 Why this shape: the protocol logic (RFC 2033, 5321, 3030, 2920) is kept apart from Twisted
 and from storage so that every transcript can be replayed without sockets. The session
 never awaits anything itself. Work that takes time (checking a recipient, delivering) is
-returned as an action; the driver (``protocols.lmtp.server``) performs it, pauses reading
-meanwhile, and feeds the result back with ``recipient_checked`` / ``delivered``. While an
-action is outstanding, input is only buffered: pipelined commands (RFC 2920) are handled
-strictly in order once the answer is in, so replies come out in command order.
+returned as an action (``protocols.lmtp.actions``); the driver (``protocols.lmtp.server``)
+performs it, pauses reading meanwhile, and feeds the result back with ``recipient_checked``
+/ ``delivered``. While an action is outstanding, input is only buffered: pipelined
+commands (RFC 2920) are handled strictly in order once the answer is in, so replies come
+out in command order.
 
 Input modes: COMMAND (lines), DATA (dot-stuffed stream until CRLF.CRLF), CHUNK (the octets
 of one BDAT). Policy for over-long DATA lines: the message is accepted (Postfix and Dovecot
@@ -29,87 +30,20 @@ from mailstore.delivery import (
 )
 from mailstore.errors import StoreErrorKind
 from protocols.lmtp import commands as c
+from protocols.lmtp.actions import (
+    AbortSpool,
+    Accepted,
+    Action,
+    CheckRecipient,
+    Close,
+    Deliver,
+    OpenSpool,
+    Send,
+    WriteSpool,
+)
 from protocols.lmtp.data import ChunkDecoder, DataDecoder, HeaderScanner
 from protocols.lmtp.replies import R, Reply, greeting, lhlo_reply, refusal
-
-MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class LmtpSettings:
-    """Server options (the ``[lmtp]`` config section).
-
-    ``max_line_length`` (octets before CRLF) bounds command lines and is what over-long DATA
-    lines are measured against. 4096: RFC 5321 4.5.3.1 says 512 for commands and 1000 for
-    text, but Postfix's ``line_length_limit`` is 2048 and its LMTP client re-joins longer
-    lines it split, so real mail carries longer lines; 4096 leaves headroom without letting
-    a client make the server buffer unbounded lines.
-    """
-
-    hostname: str = "localhost"
-    max_message_size: int = 50 * MIB
-    max_recipients: int = 100
-    quota_tempfail: bool = False
-    max_line_length: int = 4096
-    idle_timeout: float = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Write these bytes to the client."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class CheckRecipient:
-    """Ask the delivery agent about a recipient; answer with ``recipient_checked``."""
-
-    address: str
-    size_hint: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class OpenSpool:
-    """Start a spool writer for the message body."""
-
-
-@dataclass(frozen=True, slots=True)
-class WriteSpool:
-    """Append decoded body bytes (CRLF line ends) to the spool writer."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class AbortSpool:
-    """Drop the spool writer and what it holds."""
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A recipient accepted at RCPT time, as the client spelled it and as it resolved."""
-
-    address: str
-    check: RecipientCheck
-
-
-@dataclass(frozen=True, slots=True)
-class Deliver:
-    """Finish the spool and deliver to every recipient; answer with ``delivered`` (in order)."""
-
-    envelope: DeliveryEnvelope
-    recipients: tuple[Accepted, ...]
-    size: int
-    line_too_long: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close the connection once everything sent so far is written."""
-
-
-Action = Send | CheckRecipient | OpenSpool | WriteSpool | AbortSpool | Deliver | Close
+from protocols.lmtp.settings import LmtpSettings
 
 
 class Mode(enum.Enum):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mailstore.maildir import flagops, index, manage, messages, sync, transfer
+from mailstore.maildir import flagops, index, manage, messagerows, messages, sync, transfer
 from mailstore.maildir.boxes import Ctx
 from mailstore.maildir.layout import mailbox_path
 from mailstore.maildir.sync import SyncChanges
@@ -98,7 +98,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 
 def _cur_name(env: Env, uid: int) -> str:
-    (row,) = index.message_rows(env.conn, index.get_mailbox(env.conn, INBOX).id, [uid])  # type: ignore[union-attr]
+    (row,) = messagerows.message_rows(env.conn, index.get_mailbox(env.conn, INBOX).id, [uid])  # type: ignore[union-attr]
     return row.name
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from mailstore.types import ANSWERED, DELETED, FLAGGED, SEEN, MessageInfo
 from protocols.imap.grammar.lexer import Reader
 from protocols.imap.grammar.search import parse_search_keys
-from protocols.imap.searching import Candidate, MessageText, _Context, evaluate
+from protocols.imap.searching import Candidate, _Context, evaluate
+from protocols.imap.searchtext import MessageText
 from protocols.imap.selected import SelectedMailbox
 from tests.protocols.imap.messages_env import BASE_DATE, DAY, Env, message
 

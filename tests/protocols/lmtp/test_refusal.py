@@ -8,8 +8,10 @@ import pytest
 
 from mailstore.aliases import Recipient
 from mailstore.delivery import DeliveryResult, RecipientCheck, RecipientStatus
+from protocols.lmtp.actions import Deliver, Send
 from protocols.lmtp.replies import REFUSAL_TEXT_LIMIT, refusal
-from protocols.lmtp.session import Deliver, LmtpSession, LmtpSettings, Send
+from protocols.lmtp.session import LmtpSession
+from protocols.lmtp.settings import LmtpSettings
 
 
 @pytest.mark.parametrize(
