@@ -174,9 +174,18 @@ class AccountDirectory:
         users = self._users()[1]
         with self._lock:
             table = self._aliases.current()
+        return self._resolve_in(users, table, address)
+
+    def _resolve_in(
+        self, users: dict[str, UserRecord], table: AliasTable, address: str
+    ) -> list[Recipient]:
         return resolve_address(
             address, table, lambda form: self._find_user(users, form), self.recipient_delimiter
         )
+
+    def _limits_in(self, users: dict[str, UserRecord], user: str) -> QuotaLimits:
+        record = users.get(user.lower())
+        return record.quota if record is not None else self.default_quota
 
     def resolve_recent(self, address: str) -> tuple[list[Recipient], list[QuotaLimits]] | None:
         """``resolve`` and each recipient's quota limits without touching the disk: from
@@ -196,14 +205,8 @@ class AccountDirectory:
         if passwd is None or table is None:
             return None
         users = passwd[1]
-        recipients = resolve_address(
-            address, table, lambda form: self._find_user(users, form), self.recipient_delimiter
-        )
-        limits = []
-        for recipient in recipients:
-            record = users.get(recipient.user.lower())
-            limits.append(record.quota if record is not None else self.default_quota)
-        return recipients, limits
+        recipients = self._resolve_in(users, table, address)
+        return recipients, [self._limits_in(users, r.user) for r in recipients]
 
     async def verify(self, user: str, password: Password) -> str | None:
         """The canonical name if ``password`` is right for ``user``, else None.
@@ -231,8 +234,7 @@ class AccountDirectory:
 
     def quota_limits(self, user: str) -> QuotaLimits:
         """The user's limits from the passwd-file, else the default."""
-        record = self.lookup(user)
-        return record.quota if record is not None else self.default_quota
+        return self._limits_in(self._users()[1], user)
 
     # --- editing (mailstack-admin) ---------------------------------------------------------
 

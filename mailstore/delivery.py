@@ -128,6 +128,14 @@ class DeliveryAgent(Protocol):
         """Forget the staged message once every recipient has been delivered."""
 
 
+def _with_quota(
+    recipients: list[Recipient], limits: list[QuotaLimits]
+) -> tuple[list[Recipient], list[Recipient]]:
+    """The recipients, and those of them whose ``limits`` set a quota to check."""
+    unlimited = QuotaLimits()
+    return recipients, [r for r, q in zip(recipients, limits, strict=True) if q != unlimited]
+
+
 class LocalDelivery:
     """``DeliveryAgent`` over the account directory and the store (RFC 2033 delivery)."""
 
@@ -179,18 +187,12 @@ class LocalDelivery:
     def _resolve_recent(self, address: str) -> tuple[list[Recipient], list[Recipient]] | None:
         """``_resolve`` from the account files as recently checked, if they were."""
         recent = self.accounts.resolve_recent(address)
-        if recent is None:
-            return None
-        recipients, limits = recent
-        unlimited = QuotaLimits()
-        return recipients, [r for r, q in zip(recipients, limits, strict=True) if q != unlimited]
+        return None if recent is None else _with_quota(*recent)
 
     def _resolve(self, address: str) -> tuple[list[Recipient], list[Recipient]]:
         """The recipients, and those of them that have a quota to check (blocking)."""
         recipients = self.accounts.resolve(address)
-        unlimited = QuotaLimits()
-        limited = [r for r in recipients if self.accounts.quota_limits(r.user) != unlimited]
-        return recipients, limited
+        return _with_quota(recipients, [self.accounts.quota_limits(r.user) for r in recipients])
 
     async def _check_quota(
         self, recipient: Recipient, size_hint: int | None

@@ -28,11 +28,6 @@ _HEADER_LIMIT = 65536
 _MESSAGE_ID = re.compile(rb"(?im)^message-id[ \t]*:[ \t]*((?:[^\r\n]|\r\n[ \t])*)")
 
 
-def normalize_line_ends(data: bytes) -> bytes:
-    """Turn bare CR and bare LF into CRLF. ``data`` must not end inside a CRLF pair."""
-    return split_lines(data)[0]
-
-
 def split_lines(data: bytes) -> tuple[bytes, int]:
     """``data`` with bare CR and bare LF turned into CRLF, and the length of its longest
     piece between line ends (the last, unterminated one included).
