@@ -4,10 +4,11 @@ Every storage call that may wait on the disk goes through ``run_blocking``; the 
 thread itself never does. Storage work has a thread pool of its own (Twisted's
 ``ThreadPool`` through ``deferToThreadPool``), ``STORE_THREADS`` threads by default
 (``store_threads`` in the config): few on purpose. Every extra thread that can run at the
-same time competes for the GIL, and each of the ~40 system calls of a delivery hands the
-GIL back and forth with a busy reactor thread. Measured with ``bench/lmtp.py`` (1 KB, 10
-sessions, quiet 2-core machine): 2-4 threads deliver ~535-560 msg/s, Twisted's default
-of 10 ~490-505. More threads help where each fsync waits long (rotating disks).
+same time competes for the GIL, and each system call hands the GIL back and forth with a
+busy reactor thread (``bench/lmtp.py`` when deliveries still ran here, 1 KB, 10 sessions:
+2-4 threads ~535-560 msg/s, Twisted's default of 10 ~490-505). Small appends (LMTP
+deliveries, most IMAP APPENDs) no longer run in this pool: ``mailstore.maildir.groupcommit``
+makes them durable in groups. More threads help where each fsync waits long (rotating disks).
 
 Password verification (bcrypt: ~250 ms of CPU) runs in the reactor's own pool through
 ``run_hashing``, so a burst of logins cannot hold up deliveries and mailbox reads.

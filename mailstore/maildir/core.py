@@ -14,7 +14,7 @@ import dataclasses
 import errno
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Concatenate, ParamSpec, TypeVar
@@ -92,13 +92,17 @@ class AccountCore:
         self, fn: Callable[Concatenate[Ctx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(ctx, ...)`` in the thread pool under the account lock."""
+        work = partial(fn, self.ctx, *args, **kwargs)
+        return await self.locked(lambda: blocking.run_blocking(map_errors, work))
+
+    async def locked(self, start: Callable[[], Awaitable[T]]) -> T:
+        """Await ``start()`` under the account lock: work on this account's index in some
+        other thread (``call``, the group commit of appends)."""
         async with self.lock:
             if self.closed:
                 raise StoreError(StoreErrorKind.TEMPORARY, "store closed")
             try:
-                return await blocking.run_blocking(
-                    map_errors, partial(fn, self.ctx, *args, **kwargs)
-                )
+                return await start()
             finally:
                 self._fresh.clear()  # whatever it did, remembered snapshots may be stale
 

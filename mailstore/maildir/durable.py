@@ -39,13 +39,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_staged(path: Path, chunks: Iterable[bytes]) -> int:
+def fsync_path(path: Path) -> None:
+    """fsync the file or directory ``path`` through a descriptor of its own (``fsync`` makes
+    the inode's data durable whichever descriptor wrote them)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_staged(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> int:
     """Create ``path`` (a new name in a ``tmp/`` directory), write ``chunks``, fsync the
     contents; the byte count. Removed again on failure.
 
     Only the contents must be durable here: the file becomes mail when it is renamed into
     ``new/`` or ``cur/`` and *that* directory is fsynced. ``tmp/`` itself is not synced: a
     crash can at most leave (or lose) a stray temporary file, never a half message.
+    ``sync=False`` leaves the fsync to the caller (``fsync_path``), who must do it before
+    the rename (a group commit syncs many files at once).
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     total = 0
@@ -56,7 +68,8 @@ def write_staged(path: Path, chunks: Iterable[bytes]) -> int:
                 while view:
                     view = view[os.write(fd, view) :]
                 total += len(chunk)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
     except BaseException:

@@ -7,7 +7,9 @@ letters, claimed ``\\Recent`` UIDs, cached metadata, subscriptions and quota usa
 
 Writes run in ``BEGIN IMMEDIATE`` transactions, so two processes never hand out the same
 UID (and ``UNIQUE(mailbox_id, base)`` makes a file get at most one UID). Commits are
-``synchronous=FULL``: a UID reported to a client must survive a power cut.
+``synchronous=FULL``: a UID reported to a client must survive a power cut. The one
+exception, ``unsynced_commits``, is for a caller that fsyncs the WAL file itself before it
+reports anything (the group commit of appends).
 
 This module holds the file, its schema and transactions and the per-mailbox rows; the
 per-message rows (``messages``, ``message_meta``) are read and written by ``messagerows``.
@@ -194,6 +196,27 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def wal_path(index_path: Path) -> Path:
+    """The write-ahead log of the index at ``index_path`` (SQLite's ``-wal`` file)."""
+    return index_path.with_name(index_path.name + "-wal")
+
+
+@contextlib.contextmanager
+def unsynced_commits(conn: sqlite3.Connection) -> Iterator[None]:
+    """Commits inside do not fsync the WAL (``synchronous=NORMAL``); ``FULL`` again after.
+
+    The caller must fsync ``wal_path`` before it reports such a commit, and must hold the
+    account lock until then so that no other call of this process builds on it. Another
+    process could read it earlier and lose it to a power cut; mailstack serves clients
+    from one process, and ``mailstack-admin`` reports no UIDs.
+    """
+    conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        conn.execute("PRAGMA synchronous=FULL")
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from mailstore.api import ChangeListener, ReadRange, Unsubscribe
 from mailstore.errors import StoreError, StoreErrorKind
 from mailstore.maildir import flagops, messages, reads, transfer
 from mailstore.maildir.core import AccountCore
+from mailstore.maildir.groupcommit import GroupAppend, committer
 from mailstore.maildir.layout import mailbox_path
 from mailstore.message import MessageMeta
 from mailstore.names import normalize_name
@@ -33,9 +34,10 @@ from mailstore.types import (
 )
 
 log = Logger()
-ONE_TRIP_LIMIT = 256 * 1024
-"""Appends up to this size to an idle account write and commit in one trip, holding the
-account lock during the write; a bigger message is written first, without the lock."""
+GROUP_LIMIT = 256 * 1024
+"""In-memory appends up to this size go through the group commit (``groupcommit``), which
+writes them under the account lock; a bigger or spooled message is written first, without
+the lock, and then committed in a trip of its own."""
 
 
 class MaildirMailbox:
@@ -95,6 +97,7 @@ class MaildirMailbox:
         else:
             source = message
         system, keywords = flagops.split_flags(flags)
+        small = isinstance(source, bytes) and len(source) <= GROUP_LIMIT
         write = partial(
             messages.write_message,
             self._path,
@@ -104,14 +107,13 @@ class MaildirMailbox:
             keywords=keywords,
             internal_date=internal_date,
             crlf=crlf,
+            sync=not small,
         )
         limits = partial(core.users.quota_limits, core.user)  # looked up in the same hop
-        small = isinstance(source, bytes) and len(source) <= ONE_TRIP_LIMIT
-        if small and not core.lock.locked:  # the index is idle: one trip does it all
-            row, uid, changes, size = await core.call(
-                messages.write_and_commit, self._name, write, limits
-            )
-        else:  # write while the others work (or without holding them up), then commit
+        if small:  # synced together with the other appends waiting now
+            job = GroupAppend(core.ctx, self._name, write, limits)
+            row, uid, changes, size = await core.locked(partial(committer().append, job))
+        else:  # written without holding up the account's other calls, then committed
             prepared = await core.unlocked(write)
             size = prepared.size
             row, uid, changes = await core.call(

@@ -4,8 +4,9 @@ Each function runs in the thread pool with the account's connection (the async l
 serialises calls per account; reads live in ``mailstore.maildir.reads``). Appends are split
 so that the slow part (writing and fsyncing the file into ``tmp/``, parsing it) can run
 outside the account lock while other calls hold it, and only the rename into
-``new/``/``cur/`` plus the UID allocation run inside a write transaction
-(``write_and_commit`` does both in one trip when the lock is free).
+``new/``/``cur/`` plus the UID allocation run inside a write transaction (small appends
+of many accounts go through ``mailstore.maildir.groupcommit``, which leaves the syncs of
+both steps to the group).
 """
 
 from __future__ import annotations
@@ -181,11 +182,13 @@ def write_message(
     keywords: frozenset[str],
     internal_date: float | None,
     crlf: bool = False,
+    sync: bool = True,
 ) -> Prepared:
     """Write prefix + message as ``tmp/<base>`` of maildir ``path``, contents fsynced, and
     parse its metadata (no lock needed: the name is unique). A missing maildir surfaces
     as ``FileNotFoundError`` (``NOT_FOUND``); quota is checked by ``commit_append``.
-    ``crlf``: in-memory ``message`` known to have no bare LF (not converted again)."""
+    ``crlf``: in-memory ``message`` known to have no bare LF (not converted again).
+    ``sync=False`` (in-memory messages): the caller fsyncs ``Prepared.path`` before the commit."""
     if isinstance(message, Path):
         with open(message, "rb") as f:
             full = prefix + f.read()
@@ -202,7 +205,7 @@ def write_message(
         size = len(full)
         base = new_basename(size, size)
         staged = path / "tmp" / base
-        write_staged(staged, [full])
+        write_staged(staged, [full], sync=sync)
         is_crlf = True
     if internal_date is not None:
         os.utime(staged, (internal_date, internal_date))
@@ -218,13 +221,16 @@ def commit_append(
     name: str,
     prepared: Prepared,
     limits: QuotaLimits | Callable[[], QuotaLimits],
+    dir_syncs: list[Path] | None = None,
 ) -> tuple[MailboxRow, int, SyncChanges]:
     """Move the prepared file into ``new/`` (``cur/`` if flagged) and give it the next UID.
 
     The quota is checked here, inside the write transaction that adds the message, so
     concurrent appends cannot overshoot it; ``limits`` may be a function (the user
     directory's lookup, blocking) so that the caller needs no thread hop of its own.
-    The prepared file is gone afterwards whatever happens.
+    The prepared file is gone afterwards whatever happens. With ``dir_syncs`` the
+    directory that received the file is added to that list instead of being fsynced:
+    the caller syncs it before it reports the append.
     """
     moved = False
     try:
@@ -244,7 +250,10 @@ def commit_append(
             os.rename(prepared.path, dest)
             moved = True
             try:
-                fsync_dir(dest.parent)
+                if dir_syncs is None:
+                    fsync_dir(dest.parent)
+                else:
+                    dir_syncs.append(dest.parent)
                 uid, modseq = index.take_uid_and_modseq(ctx.conn, row.id)
                 message = MessageRow(
                     uid,
@@ -268,23 +277,6 @@ def commit_append(
         if not moved:
             prepared.path.unlink(missing_ok=True)
     return row, uid, changes
-
-
-def write_and_commit(
-    ctx: Ctx,
-    name: str,
-    write: Callable[[], Prepared],
-    limits: QuotaLimits | Callable[[], QuotaLimits],
-) -> tuple[MailboxRow, int, SyncChanges, int]:
-    """``write`` (a ``write_message`` call) then ``commit_append``, in one thread-pool trip;
-    ``commit_append``'s result and the stored size.
-
-    For an append that finds the account idle: the write then holds the account lock too,
-    which costs nobody anything and saves a trip (a third of an LMTP delivery's); when the
-    lock is busy the caller writes unlocked first, so appends overlap their file writes.
-    """
-    prepared = write()
-    return (*commit_append(ctx, name, prepared, limits), prepared.size)
 
 
 def metadata(ctx: Ctx, name: str, uids: list[int]) -> dict[int, MessageMeta]:
