@@ -1,6 +1,6 @@
 """LMTP delivery benchmark: N messages over M concurrent sessions, mailstack vs Dovecot.
 
-    /work/venv/bin/python bench/lmtp.py [--messages 500] [--sessions 10] [--sizes 1024,102400]
+    python bench/lmtp.py [--messages 500] [--sessions 10] [--sizes 1024,102400] [--rounds 3]
 
 mailstack runs in a child process (LocalDelivery over AccountDirectory + MaildirStore, fsync
 as always); when Dovecot (``dovecot-lmtpd``) is installed and we are root, a private Dovecot
@@ -8,7 +8,10 @@ runs with its own base_dir/state/config under a temp dir, a passwd-file userdb,
 ``mail_location = maildir:~/Maildir`` and ``mail_fsync = always``. The same asyncio client
 (pipelined MAIL/RCPT/DATA, one recipient per message, users spread round-robin) drives both,
 after a warm-up of 20 messages (it creates the mailboxes) and ``SETTLE`` seconds of rest.
-Prints messages/s and per-recipient latency (end of data → that recipient's reply).
+Prints messages/s, per-recipient latency (end of data → that recipient's reply) and the CPU
+time of the whole machine per message, for ``--rounds`` runs per server and size with the
+servers taking turns to go first (the file system's state after the previous run weighs on
+the next one), then the medians and their ratio.
 """
 
 from __future__ import annotations
@@ -253,6 +256,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--sizes", default="1024,102400")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timed runs per server and size (median reported)")
     parser.add_argument("--no-dovecot", action="store_true")
     parser.add_argument("--serve-mailstack", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -268,28 +273,59 @@ def main() -> None:
         if dovecot is not None:
             servers["dovecot"] = dovecot
         try:
-            report(servers, sizes, args.messages, args.sessions)
+            report(servers, sizes, args.messages, args.sessions, args.rounds)
         finally:
             for process, _port in servers.values():
                 stop(process)
 
 
+def machine_busy() -> tuple[int, int]:
+    """(busy, all) jiffies of the whole machine so far (/proc/stat), or (0, 0)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def timed(port: int, messages: int, sessions: int, size: int) -> tuple[Figures, float]:
+    """One warm-up, ``SETTLE`` seconds of rest, one timed run; the figures and the CPU
+    time of the whole machine per message (ms: server, client and kernel together)."""
+    asyncio.run(drive(port, min(20, messages), sessions, size))  # creates the mailboxes
+    time.sleep(SETTLE)
+    busy0, _ = machine_busy()
+    figures = asyncio.run(drive(port, messages, sessions, size))
+    busy1, _ = machine_busy()
+    cpu_ms = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") * 1000 / messages
+    return figures, cpu_ms
+
+
 def report(servers: dict[str, tuple[subprocess.Popen[bytes], int]], sizes: list[int],
-           messages: int, sessions: int) -> None:
-    print(f"{messages} messages, {sessions} sessions, 1 recipient each, fsync on")
-    print(f"{'server':10} {'size':>8} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} fail")
+           messages: int, sessions: int, rounds: int) -> None:
+    print(f"{messages} messages, {sessions} sessions, 1 recipient each, fsync on, "
+          f"{rounds} round(s) per size, the servers taking turns to go first")
+    print(f"{'server':10} {'size':>8} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+          f"{'cpu ms/msg':>10} fail")
     for size in sizes:
-        rates: dict[str, float] = {}
-        for name, (_process, port) in servers.items():
-            asyncio.run(drive(port, min(20, messages), sessions, size))  # warm-up
-            time.sleep(SETTLE)
-            figures = asyncio.run(drive(port, messages, sessions, size))
-            rates[name] = figures.rate
-            print(f"{name:10} {size:>8} {figures.rate:>8.1f} {figures.p50:>8.1f} "
-                  f"{figures.p95:>8.1f} {figures.worst:>8.1f} {figures.failures}")
-        if "dovecot" in rates:
-            ratio = rates["mailstack"] / rates["dovecot"]
-            print(f"{'ratio':10} {size:>8} mailstack/dovecot = {ratio:.2f}")
+        rates: dict[str, list[float]] = {name: [] for name in servers}
+        for turn in range(rounds):
+            order = list(servers.items())
+            if turn % 2:
+                order.reverse()
+            for name, (_process, port) in order:
+                figures, cpu_ms = timed(port, messages, sessions, size)
+                rates[name].append(figures.rate)
+                print(f"{name:10} {size:>8} {figures.rate:>8.1f} {figures.p50:>8.1f} "
+                      f"{figures.p95:>8.1f} {figures.worst:>8.1f} {cpu_ms:>10.2f} "
+                      f"{figures.failures}")
+        medians = {name: statistics.median(values) for name, values in rates.items()}
+        line = "  ".join(f"{name} {rate:.1f}" for name, rate in medians.items())
+        print(f"{'median':10} {size:>8} msg/s: {line}")
+        if "dovecot" in medians:
+            ratio = medians["mailstack"] / medians["dovecot"]
+            print(f"{'ratio':10} {size:>8} mailstack/dovecot = {ratio:.2f} (of the medians)")
 
 
 if __name__ == "__main__":
