@@ -142,6 +142,7 @@ def test_quota_is_checked_per_append_inside_the_group(ctxs: list[Ctx]) -> None:
     assert isinstance(over.outcome, StoreError)
     assert over.outcome.kind is StoreErrorKind.OVER_QUOTA
     assert _names(ctxs[0], "tmp") == [] and len(_names(ctxs[0], "new")) == 1
+    assert ctxs[0].conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL after a failure
     assert isinstance(within.outcome, tuple)
 
 
