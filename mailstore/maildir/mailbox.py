@@ -1,9 +1,10 @@
 """``mailstore.api.Mailbox`` over one maildir: thin async wrappers over the sync operations.
 
 Each call syncs with the disk as needed, runs under the account lock in the thread
-pool (except ``read``: one lock-free lookup and file read, syncing only on a miss),
-then publishes what changed (its own changes with the caller's ``origin``, changes
-by other programs that the sync found without one).
+pool (except ``read``: one lock-free lookup and file read, syncing only on a miss; and a
+small ``append``: in the group committer's thread, ``groupcommit``), then publishes what
+changed (its own changes with the caller's ``origin``, changes by other programs that the
+sync found without one).
 """
 
 from __future__ import annotations
