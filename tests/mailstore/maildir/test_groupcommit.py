@@ -20,7 +20,7 @@ from mailstore.maildir.groupcommit import GroupAppend, commit_group, sync_serial
 from mailstore.maildir.layout import mailbox_path
 from mailstore.maildir.store import MaildirStore, _open_ctx
 from mailstore.testing import FakeUsers
-from mailstore.types import INBOX, QuotaLimits
+from mailstore.types import DELETED, INBOX, SEEN, FlagMode, QuotaLimits
 
 MESSAGE = b"Subject: group\r\n\r\nbody\r\n"
 
@@ -196,3 +196,59 @@ def test_a_stopped_committer_finishes_and_starts_again(
     reactor_thread.call(own.stop)  # twice: nothing left to stop
     assert reactor_thread.run(append_one, ctxs[0]) == 2
     reactor_thread.call(own.stop)
+
+
+def test_appends_interleaved_with_flag_changes_and_expunges_lose_nothing(
+    tmp_path: Path, reactor_thread: Any
+) -> None:
+    """Group commits and storage-pool calls on the same accounts, all at once: every append
+    that was answered is there once, with its contents, and UIDs keep ascending."""
+    users = [f"user{n}" for n in range(4)]
+
+    Result = tuple[list[dict[int, bytes]], list[list[int]], list[set[int]], list[dict[int, bytes]]]
+
+    async def churn() -> Result:
+        from twisted.internet import defer
+
+        store = MaildirStore(FakeUsers(tmp_path / "home"), tmp_path / "spool")
+        boxes = [await (await store.account(u)).open_mailbox(INBOX) for u in users]
+        stored: list[dict[int, bytes]] = [{} for _ in users]
+        expunged: list[set[int]] = [set() for _ in users]
+
+        async def deliver(i: int, n: int) -> None:
+            body = MESSAGE + b"%d-%d\r\n" % (i, n)
+            result = await boxes[i].append(body, crlf=True, flags=[SEEN] if n % 3 else [])
+            stored[i][result.uid] = body
+
+        async def tidy(i: int) -> None:
+            from twisted.internet import reactor, task
+
+            for _ in range(5):
+                await task.deferLater(reactor, 0.005, lambda: None)  # let appends land
+                uids = sorted(stored[i])[::2]
+                await boxes[i].store_flags(uids, FlagMode.ADD, [DELETED])
+                expunged[i].update(await boxes[i].expunge(uids))
+
+        work = [deliver(i, n) for n in range(25) for i in range(len(users))]
+        work += [tidy(i) for i in range(len(users))]
+        await defer.gatherResults(
+            [defer.Deferred.fromCoroutine(w) for w in work], consumeErrors=True
+        )
+        seen = []
+        for box in boxes:
+            snap = await box.snapshot()
+            seen.append([m.uid for m in snap.messages])
+        contents = []
+        for box, uids in zip(boxes, seen, strict=True):
+            contents.append({uid: await box.read(uid) for uid in uids})
+        await store.close()
+        return contents, seen, expunged, stored
+
+    contents, seen, expunged, answered = reactor_thread.run(churn)
+
+    for got, uids, gone, sent in zip(contents, seen, expunged, answered, strict=True):
+        assert uids == sorted(uids) and len(set(uids)) == len(uids)
+        assert len(uids) + len(gone) == 25 and not gone & set(uids)
+        assert sorted(sent) == sorted(set(uids) | gone)
+        assert all(got[uid] == sent[uid] for uid in uids)
+    assert sum(map(len, expunged)) > 0  # the expunges really ran between the appends
