@@ -32,17 +32,13 @@ _NO_LINK_ERRNOS = frozenset(
 
 def fsync_dir(path: Path) -> None:
     """Make the entries of directory ``path`` (creations, renames, unlinks) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path, os.O_DIRECTORY)
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: Path, flags: int = 0) -> None:
     """fsync the file or directory ``path`` through a descriptor of its own (``fsync`` makes
-    the inode's data durable whichever descriptor wrote them)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    the inode's data durable whichever descriptor wrote them); ``flags`` add to the open's."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | flags)
     try:
         os.fsync(fd)
     finally:
