@@ -279,15 +279,14 @@ def main() -> None:
                 stop(process)
 
 
-def machine_busy() -> tuple[int, int]:
-    """(busy, all) jiffies of the whole machine so far (/proc/stat), or (0, 0)."""
+def machine_busy() -> int:
+    """Busy jiffies of the whole machine so far (/proc/stat; all but idle and iowait), or 0."""
     try:
         with open("/proc/stat") as f:
             fields = [int(v) for v in f.readline().split()[1:9]]
     except OSError:
-        return 0, 0
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+        return 0
+    return sum(fields) - fields[3] - fields[4]
 
 
 def timed(port: int, messages: int, sessions: int, size: int) -> tuple[Figures, float]:
@@ -295,9 +294,9 @@ def timed(port: int, messages: int, sessions: int, size: int) -> tuple[Figures, 
     time of the whole machine per message (ms: server, client and kernel together)."""
     asyncio.run(drive(port, min(20, messages), sessions, size))  # creates the mailboxes
     time.sleep(SETTLE)
-    busy0, _ = machine_busy()
+    busy0 = machine_busy()
     figures = asyncio.run(drive(port, messages, sessions, size))
-    busy1, _ = machine_busy()
+    busy1 = machine_busy()
     cpu_ms = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") * 1000 / messages
     return figures, cpu_ms
 
